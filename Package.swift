@@ -1,0 +1,157 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every target is compiled in Swift 6 mode with the same upcoming features the Hummingbird
+/// codebase uses, so existentials are spelled `any` and a module imports what it uses.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "cohort",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cohort", targets: ["CohortCLI"]),
+        .executable(name: "cohort-bench", targets: ["CohortBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // Pure domain: values, ports, policies. No I/O, no clock reads.
+        .target(
+            name: "CohortCore",
+            swiftSettings: swiftSettings
+        ),
+        // Operator files (YAML) and environment into typed, validated Core values.
+        .target(
+            name: "CohortConfig",
+            dependencies: [
+                "CohortCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Platform adapter: callback crypto and XML, later the API client.
+        .target(
+            name: "WeComKit",
+            dependencies: [
+                "CohortCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Repositories implementing Core's ports on SQLite (GRDB, system libsqlite3).
+        .target(
+            name: "CohortStore",
+            dependencies: [
+                "CohortCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Hummingbird application, background services, composition root.
+        .target(
+            name: "CohortServer",
+            dependencies: [
+                "CohortCore",
+                "CohortConfig",
+                "CohortStore",
+                "WeComKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CohortCLI",
+            dependencies: [
+                "CohortCore",
+                "CohortConfig",
+                "CohortStore",
+                "CohortServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CohortBench",
+            dependencies: [
+                "CohortCore",
+                "CohortConfig",
+                "CohortStore",
+                "CohortServer",
+                "WeComKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Shared fakes and fixture builders for the test targets.
+        .target(
+            name: "CohortTesting",
+            dependencies: [
+                "CohortCore",
+                "WeComKit",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortCoreTests",
+            dependencies: ["CohortCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortConfigTests",
+            dependencies: ["CohortCore", "CohortConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WeComKitTests",
+            dependencies: ["CohortCore", "WeComKit", "CohortTesting"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortStoreTests",
+            dependencies: ["CohortCore", "CohortStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortServerTests",
+            dependencies: [
+                "CohortCore",
+                "CohortConfig",
+                "CohortStore",
+                "CohortServer",
+                "CohortTesting",
+                "WeComKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,137 @@
+import ArgumentParser
+import CohortConfig
+import CohortCore
+import CohortStore
+import Foundation
+
+struct InboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox", abstract: "List and replay stored callback events.", subcommands: [List.self, Replay.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List inbox events, newest first.")
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only events with this status: \(InboxStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var status: InboxStatus?
+        @Option(help: "At most this many events.") var limit = 50
+        @Flag(help: "One JSON array of objects instead of a table.") var json = false
+
+        func run() async throws {
+            let settings = try options.loadSettings()
+            let database = try options.openDatabase(settings)
+            let events = try await SQLiteInboxRepository(database: database).list(status: status, limit: limit)
+            if json {
+                print(try InboxListing.json(events))
+            } else {
+                print(InboxListing.table(events))
+            }
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put events back to pending so their handler runs again (handlers are idempotent).")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The id of one event.") var id: Int64?
+        @Option(help: "Every event received at or after TIME (ISO 8601, e.g. 2026-11-23T08:00:00Z, or an age such as 2h, 30m, 7d).")
+        var since: String?
+
+        func validate() throws {
+            if (id == nil) == (since == nil) { throw ValidationError("give either an event ID or --since TIME") }
+        }
+
+        func run() async throws {
+            let selection: InboxReplaySelection
+            if let id {
+                selection = .id(id)
+            } else {
+                guard let date = parseTime(since ?? "", now: Date()) else {
+                    throw ValidationError("--since: cannot read \"\(since ?? "")\" as a time (ISO 8601 or an age like 2h)")
+                }
+                selection = .since(date)
+            }
+            let settings = try options.loadSettings()
+            let database = try options.openDatabase(settings)
+            let count = try await SQLiteInboxRepository(database: database).replay(selection)
+            if case .id(let id) = selection, count == 0 {
+                printError("no inbox event with id \(id)")
+                throw ExitCode(1)
+            }
+            print("re-queued \(count) event\(count == 1 ? "" : "s"); a running `cohort serve` processes them")
+        }
+    }
+}
+
+extension InboxStatus: ExpressibleByArgument {}
+
+/// Reads an ISO 8601 time or an age (`90s`, `30m`, `2h`, `7d`) counted back from `now`.
+func parseTime(_ text: String, now: Date) -> Date? {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+    if let unit = text.last, let seconds = units[unit], let amount = Double(text.dropLast()), amount >= 0 {
+        return now.addingTimeInterval(-amount * seconds)
+    }
+    let full = ISO8601DateFormatter()
+    if let date = full.date(from: text) { return date }
+    let dateOnly = ISO8601DateFormatter()
+    dateOnly.formatOptions = [.withFullDate]
+    return dateOnly.date(from: text)
+}
+
+/// Renders inbox events for people (a table) and scripts (JSON).
+enum InboxListing {
+    struct Row: Encodable {
+        var id: Int64
+        var received_at: String
+        var event: String?
+        var change_type: String?
+        var user_id: String?
+        var external_user_id: String?
+        var status: String
+        var attempts: Int
+        var duplicates: Int
+        var last_error: String?
+    }
+
+    static func rows(_ events: [InboxEvent]) -> [Row] {
+        let formatter = ISO8601DateFormatter()
+        return events.map { event in
+            Row(
+                id: event.id, received_at: formatter.string(from: event.receivedAt), event: event.eventName ?? event.fields["MsgType"],
+                change_type: event.changeType, user_id: event.userID, external_user_id: event.externalUserID,
+                status: event.status.rawValue, attempts: event.attempts, duplicates: event.duplicates, last_error: event.lastError)
+        }
+    }
+
+    static func json(_ events: [InboxEvent]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(rows(events)), as: UTF8.self)
+    }
+
+    static func table(_ events: [InboxEvent]) -> String {
+        let header = ["ID", "RECEIVED", "EVENT", "CHANGE", "USER", "EXTERNAL USER", "STATUS", "TRIES", "ERROR"]
+        let body = rows(events).map { row in
+            [String(row.id), row.received_at, row.event ?? "-", row.change_type ?? "-", row.user_id ?? "-",
+             row.external_user_id ?? "-", row.status, String(row.attempts), row.last_error.map { String($0.prefix(60)) } ?? ""]
+        }
+        return TextTable.render(header: header, rows: body) + "\n\(events.count) event\(events.count == 1 ? "" : "s")"
+    }
+}
+
+/// Left-aligned columns padded to their widest cell.
+enum TextTable {
+    static func render(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}

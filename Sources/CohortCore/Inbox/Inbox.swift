@@ -1,0 +1,144 @@
+import Foundation
+
+/// Where an inbox event stands.
+public enum InboxStatus: String, Sendable, Codable, CaseIterable {
+    /// Stored, waiting for its handler.
+    case pending
+    /// Its handler finished.
+    case processed
+    /// Its handler failed; it waits for a retry at `nextAttemptAt`.
+    case failed
+    /// Its handler failed too often; kept with the last error for a human.
+    case dead
+    /// An authentic message Cohort does not act on; kept, never dropped.
+    case unhandled
+}
+
+/// An event as the webhook hands it to the store, before it has an id.
+public struct NewInboxEvent: Sendable, Hashable {
+    public var corpID: String
+    /// Digest of the parsed event's canonical fields: equal for retried deliveries.
+    public var dedupKey: String
+    public var receivedAt: Date
+    /// The decrypted XML exactly as received.
+    public var rawXML: String
+    public var fields: CallbackFields
+    public var status: InboxStatus
+    /// Why the event is unhandled, for `status == .unhandled`.
+    public var note: String?
+
+    public init(
+        corpID: String, dedupKey: String, receivedAt: Date, rawXML: String, fields: CallbackFields,
+        status: InboxStatus, note: String? = nil
+    ) {
+        self.corpID = corpID
+        self.dedupKey = dedupKey
+        self.receivedAt = receivedAt
+        self.rawXML = rawXML
+        self.fields = fields
+        self.status = status
+        self.note = note
+    }
+
+    public var msgType: String? { fields["MsgType"] }
+    public var event: String? { fields["Event"] }
+    public var changeType: String? { fields["ChangeType"] }
+    public var userID: String? { fields["UserID"] }
+    public var externalUserID: String? { fields["ExternalUserID"] }
+    public var createTime: Int64? { fields["CreateTime"].flatMap { Int64($0) } }
+}
+
+/// A stored inbox event.
+public struct InboxEvent: Sendable, Hashable, Identifiable {
+    public var id: Int64
+    public var corpID: String
+    public var dedupKey: String
+    public var receivedAt: Date
+    public var rawXML: String
+    public var fields: CallbackFields
+    public var status: InboxStatus
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var lastError: String?
+    public var processedAt: Date?
+    /// How many further deliveries of the same event arrived and were absorbed.
+    public var duplicates: Int
+
+    public init(
+        id: Int64, corpID: String, dedupKey: String, receivedAt: Date, rawXML: String, fields: CallbackFields,
+        status: InboxStatus, attempts: Int = 0, nextAttemptAt: Date? = nil, lastError: String? = nil,
+        processedAt: Date? = nil, duplicates: Int = 0
+    ) {
+        self.id = id
+        self.corpID = corpID
+        self.dedupKey = dedupKey
+        self.receivedAt = receivedAt
+        self.rawXML = rawXML
+        self.fields = fields
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.processedAt = processedAt
+        self.duplicates = duplicates
+    }
+
+    /// The typed interpretation of the stored fields.
+    public var event: CallbackEvent { CallbackEvent(fields) }
+    public var eventName: String? { fields["Event"] }
+    public var changeType: String? { fields["ChangeType"] }
+    public var userID: String? { fields["UserID"] }
+    public var externalUserID: String? { fields["ExternalUserID"] }
+}
+
+/// What storing an event did.
+public enum InboxAppendOutcome: Sendable, Hashable {
+    /// The event is new and now durable under this id.
+    case stored(id: Int64)
+    /// The same event was stored before under this id; nothing new was written but a counter.
+    case duplicate(id: Int64)
+
+    public var id: Int64 {
+        switch self {
+        case .stored(let id), .duplicate(let id): return id
+        }
+    }
+}
+
+/// How the processor records the outcome of one handler run.
+public enum InboxResolution: Sendable, Hashable {
+    case processed(at: Date)
+    /// The event turned out to be one Cohort does not act on (e.g. replayed after a downgrade).
+    case unhandled(reason: String)
+    case retry(error: String, attempts: Int, at: Date)
+    case dead(error: String, attempts: Int, at: Date)
+}
+
+/// Which events a replay re-queues.
+public enum InboxReplaySelection: Sendable, Hashable {
+    case id(Int64)
+    case since(Date)
+}
+
+/// The durable inbox of callback events (port; the store implements it).
+public protocol InboxRepository: Sendable {
+    /// Stores new events durably, each exactly once by its dedup key, in one transaction.
+    /// Returns one outcome per event, in order.
+    func append(_ events: [NewInboxEvent]) async throws -> [InboxAppendOutcome]
+    /// Events whose handler is due (pending, or failed with `nextAttemptAt <= now`), oldest first.
+    func due(now: Date, limit: Int) async throws -> [InboxEvent]
+    /// Records the outcome of one handler run.
+    func resolve(id: Int64, _ resolution: InboxResolution) async throws
+    /// Events for operators, newest first.
+    func list(status: InboxStatus?, limit: Int) async throws -> [InboxEvent]
+    /// Puts events back to pending with their attempts reset. Returns how many were re-queued.
+    func replay(_ selection: InboxReplaySelection) async throws -> Int
+    /// Counts of events per status.
+    func counts() async throws -> [InboxStatus: Int]
+}
+
+/// Does the work an inbox event asks for (port; sync and later features implement it).
+/// A handler must be idempotent: replaying the inbox may run it again for the same event.
+public protocol InboxEventHandler: Sendable {
+    func handle(_ event: InboxEvent) async throws
+}

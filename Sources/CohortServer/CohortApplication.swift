@@ -1,0 +1,115 @@
+import CohortConfig
+import CohortCore
+import CohortStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import WeComKit
+
+/// Why the application cannot start.
+public struct StartupError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// The pieces the server runs on, built once by the composition root.
+public struct AppDependencies: Sendable {
+    public var settings: CohortSettings
+    public var inbox: any InboxRepository
+    public var database: CohortDatabase?
+    public var handler: any InboxEventHandler
+    public var now: @Sendable () -> Date
+
+    public init(
+        settings: CohortSettings, inbox: any InboxRepository, database: CohortDatabase? = nil,
+        handler: any InboxEventHandler = AcknowledgingHandler(), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.settings = settings
+        self.inbox = inbox
+        self.database = database
+        self.handler = handler
+        self.now = now
+    }
+
+    /// Opens the SQLite store named by the settings.
+    public static func live(settings: CohortSettings) throws -> AppDependencies {
+        let database = try CohortDatabase(
+            path: settings.database.path, durability: settings.database.durability == .full ? .full : .normal)
+        return AppDependencies(settings: settings, inbox: SQLiteInboxRepository(database: database), database: database)
+    }
+}
+
+/// Builds the Cohort HTTP application and its background services: the composition root shared
+/// by `cohort serve`, the benchmarks and the tests.
+public enum CohortApplication {
+    /// Checks the settings `serve` needs before any resource is opened.
+    public static func validateForServe(_ settings: CohortSettings) throws {
+        var missing: [String] = []
+        if settings.secrets.callbackToken == nil { missing.append("WECOM_TOKEN (callback Token)") }
+        if settings.secrets.encodingAESKey == nil { missing.append("WECOM_AES_KEY (EncodingAESKey)") }
+        if settings.platform.corpID.isEmpty { missing.append("WECOM_CORP_ID or platform.corp_id") }
+        if !missing.isEmpty {
+            throw StartupError("cannot receive callbacks without: \(missing.joined(separator: ", "))")
+        }
+    }
+
+    public static func build(
+        _ dependencies: AppDependencies, logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let settings = dependencies.settings
+        try validateForServe(settings)
+        let crypto: CallbackCrypto
+        do {
+            crypto = try CallbackCrypto(
+                token: settings.secrets.callbackToken ?? "", encodingAESKey: settings.secrets.encodingAESKey ?? "",
+                receiveID: settings.platform.corpID)
+        } catch {
+            throw StartupError(error.description)
+        }
+        let doorbell = Doorbell()
+        let writer = InboxWriter(repository: dependencies.inbox)
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: MethodNotAllowedMiddleware(allowed: [CallbackController.path: [.get, .post]]))
+        CallbackController(
+            receiver: CallbackReceiver(crypto: crypto), writer: writer, doorbell: doorbell,
+            maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now
+        ).register(on: router)
+        HealthController(database: dependencies.database).register(on: router)
+
+        let processor = InboxProcessor(
+            repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,
+            pollInterval: .milliseconds(settings.inbox.pollIntervalMilliseconds), batchSize: settings.inbox.batchSize,
+            doorbell: doorbell, logger: logger, now: dependencies.now)
+
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(settings.server.host, port: settings.server.port), serverName: nil),
+            services: [processor],
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+}
+
+/// `/healthz` (the process answers) and `/readyz` (the database answers).
+struct HealthController: Sendable {
+    let database: CohortDatabase?
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { _, _ -> Response in
+            do {
+                try await database?.ping()
+                return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
+            } catch {
+                return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "database unavailable\n")))
+            }
+        }
+    }
+}

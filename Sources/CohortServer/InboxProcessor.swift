@@ -1,0 +1,102 @@
+import CohortCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Hands stored callback events to their handler in arrival order, retrying failures with
+/// backoff and dead-lettering an event after the policy's attempts, keeping the error.
+///
+/// A `Service`: it runs until graceful shutdown, finishing the event in hand before it returns.
+/// An event interrupted by a crash is still pending and runs again, so handlers are idempotent.
+public struct InboxProcessor: Service {
+    public let repository: any InboxRepository
+    public let handler: any InboxEventHandler
+    public let policy: RetryPolicy
+    public let pollInterval: Duration
+    public let batchSize: Int
+    public let doorbell: Doorbell
+    public let logger: Logger
+    private let now: @Sendable () -> Date
+
+    public init(
+        repository: any InboxRepository, handler: any InboxEventHandler, policy: RetryPolicy,
+        pollInterval: Duration = .milliseconds(500), batchSize: Int = 100, doorbell: Doorbell = Doorbell(),
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.repository = repository
+        self.handler = handler
+        self.policy = policy
+        self.pollInterval = pollInterval
+        self.batchSize = batchSize
+        self.doorbell = doorbell
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !doorbell.isClosed && !Task.isCancelled {
+                do {
+                    let handled = try await processDue()
+                    // A full batch means more may be due: go again without waiting.
+                    if handled >= batchSize { continue }
+                } catch {
+                    logger.error("inbox pass failed", metadata: ["error": "\(error)"])
+                }
+                await doorbell.wait(timeout: pollInterval)
+            }
+        } onGracefulShutdown: {
+            doorbell.close()
+        }
+    }
+
+    /// Runs the handler for every event due now. Returns how many events it took.
+    @discardableResult
+    public func processDue() async throws -> Int {
+        let due = try await repository.due(now: now(), limit: batchSize)
+        for event in due {
+            try await process(event)
+        }
+        return due.count
+    }
+
+    private func process(_ event: InboxEvent) async throws {
+        if case .unhandled(let reason) = event.event {
+            try await repository.resolve(id: event.id, .unhandled(reason: reason))
+            return
+        }
+        let metadata: Logger.Metadata = [
+            "inbox.id": "\(event.id)", "inbox.event": "\(event.eventName ?? "")",
+            "inbox.change_type": "\(event.changeType ?? "")",
+        ]
+        do {
+            try await handler.handle(event)
+            try await repository.resolve(id: event.id, .processed(at: now()))
+            logger.debug("inbox event processed", metadata: metadata)
+        } catch {
+            let attempts = event.attempts + 1
+            let message = String(describing: error)
+            if policy.allowsRetry(afterAttempts: attempts) {
+                let delay = policy.delay(beforeRetry: attempts, unitRandom: Double.random(in: 0..<1))
+                try await repository.resolve(
+                    id: event.id, .retry(error: message, attempts: attempts, at: now().addingTimeInterval(delay)))
+                logger.warning(
+                    "inbox event failed; will retry",
+                    metadata: metadata.merging(["inbox.attempts": "\(attempts)", "error": "\(message)"]) { $1 })
+            } else {
+                try await repository.resolve(id: event.id, .dead(error: message, attempts: attempts, at: now()))
+                logger.error(
+                    "inbox event dead-lettered",
+                    metadata: metadata.merging(["inbox.attempts": "\(attempts)", "error": "\(message)"]) { $1 })
+            }
+        }
+    }
+}
+
+/// The handler used until contact sync handles events: it accepts every typed event, so the
+/// inbox records them as processed; a later full sync reconciles whatever they changed.
+public struct AcknowledgingHandler: InboxEventHandler {
+    public init() {}
+
+    public func handle(_ event: InboxEvent) async throws {}
+}

@@ -1,0 +1,174 @@
+import CohortCore
+import Foundation
+import GRDB
+
+/// The inbox on SQLite. Every `append` is one transaction, so a batch of events from many
+/// concurrent requests costs one commit (group commit is done by the caller batching).
+public struct SQLiteInboxRepository: InboxRepository {
+    private let writer: any DatabaseWriter
+
+    public init(database: CohortDatabase) {
+        self.writer = database.writer
+    }
+
+    public func append(_ events: [NewInboxEvent]) async throws -> [InboxAppendOutcome] {
+        guard !events.isEmpty else { return [] }
+        // Encode outside the write transaction: the writer is the one serialized resource.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let rows: [InsertRow] = try events.map { event in
+            InsertRow(event: event, fieldsJSON: String(decoding: try encoder.encode(event.fields), as: UTF8.self))
+        }
+        return try await writer.write { db in
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO inbox (corp_id, dedup_key, received_at, create_time, msg_type, event, change_type,
+                        user_id, external_user_id, raw_xml, fields_json, status, note)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (corp_id, dedup_key) DO NOTHING
+                    """)
+            let bump = try db.cachedStatement(
+                sql: "UPDATE inbox SET duplicates = duplicates + 1 WHERE corp_id = ? AND dedup_key = ? RETURNING id")
+            var outcomes: [InboxAppendOutcome] = []
+            outcomes.reserveCapacity(rows.count)
+            for row in rows {
+                let event = row.event
+                try insert.execute(arguments: [
+                    event.corpID, event.dedupKey, StoreTime.millis(event.receivedAt), event.createTime,
+                    event.msgType, event.event, event.changeType, event.userID, event.externalUserID,
+                    event.rawXML, row.fieldsJSON, event.status.rawValue, event.note,
+                ])
+                if db.changesCount == 1 {
+                    outcomes.append(.stored(id: db.lastInsertedRowID))
+                } else {
+                    guard let id = try Int64.fetchOne(bump, arguments: [event.corpID, event.dedupKey]) else {
+                        throw StoreError("inbox insert for \(event.dedupKey) neither inserted nor found")
+                    }
+                    outcomes.append(.duplicate(id: id))
+                }
+            }
+            return outcomes
+        }
+    }
+
+    public func due(now: Date, limit: Int) async throws -> [InboxEvent] {
+        let nowMillis = StoreTime.millis(now)
+        return try await writer.read { db in
+            try InboxRow.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM inbox
+                    WHERE status IN ('pending', 'failed') AND coalesce(next_attempt_at, 0) <= ?
+                    ORDER BY id LIMIT ?
+                    """,
+                arguments: [nowMillis, limit]
+            ).map { try $0.event() }
+        }
+    }
+
+    public func resolve(id: Int64, _ resolution: InboxResolution) async throws {
+        try await writer.write { db in
+            switch resolution {
+            case .processed(let at):
+                try db.execute(
+                    sql: """
+                        UPDATE inbox SET status = 'processed', processed_at = ?, attempts = attempts + 1,
+                            next_attempt_at = NULL WHERE id = ?
+                        """,
+                    arguments: [StoreTime.millis(at), id])
+            case .unhandled(let reason):
+                try db.execute(
+                    sql: "UPDATE inbox SET status = 'unhandled', note = ?, next_attempt_at = NULL WHERE id = ?",
+                    arguments: [reason, id])
+            case .retry(let error, let attempts, let at):
+                try db.execute(
+                    sql: "UPDATE inbox SET status = 'failed', last_error = ?, attempts = ?, next_attempt_at = ? WHERE id = ?",
+                    arguments: [error, attempts, StoreTime.millis(at), id])
+            case .dead(let error, let attempts, _):
+                try db.execute(
+                    sql: """
+                        UPDATE inbox SET status = 'dead', last_error = ?, attempts = ?, next_attempt_at = NULL
+                        WHERE id = ?
+                        """,
+                    arguments: [error, attempts, id])
+            }
+        }
+    }
+
+    public func list(status: InboxStatus?, limit: Int) async throws -> [InboxEvent] {
+        try await writer.read { db in
+            let rows: [InboxRow]
+            if let status {
+                rows = try InboxRow.fetchAll(
+                    db, sql: "SELECT * FROM inbox WHERE status = ? ORDER BY id DESC LIMIT ?",
+                    arguments: [status.rawValue, limit])
+            } else {
+                rows = try InboxRow.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY id DESC LIMIT ?", arguments: [limit])
+            }
+            return try rows.map { try $0.event() }
+        }
+    }
+
+    public func replay(_ selection: InboxReplaySelection) async throws -> Int {
+        try await writer.write { db in
+            let reset = """
+                UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, last_error = NULL,
+                    processed_at = NULL
+                """
+            switch selection {
+            case .id(let id):
+                try db.execute(sql: reset + " WHERE id = ?", arguments: [id])
+            case .since(let date):
+                try db.execute(sql: reset + " WHERE received_at >= ?", arguments: [StoreTime.millis(date)])
+            }
+            return db.changesCount
+        }
+    }
+
+    public func counts() async throws -> [InboxStatus: Int] {
+        try await writer.read { db in
+            var counts: [InboxStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM inbox GROUP BY status") {
+                if let status = InboxStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    /// The stored event with this id, if any.
+    public func event(id: Int64) async throws -> InboxEvent? {
+        try await writer.read { db in
+            try InboxRow.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id])?.event()
+        }
+    }
+}
+
+private struct InsertRow: Sendable {
+    var event: NewInboxEvent
+    var fieldsJSON: String
+}
+
+/// One row of `inbox`.
+private struct InboxRow: FetchableRecord, Decodable {
+    var id: Int64
+    var corp_id: String
+    var dedup_key: String
+    var received_at: Int64
+    var raw_xml: String
+    var fields_json: String
+    var status: String
+    var attempts: Int
+    var next_attempt_at: Int64?
+    var last_error: String?
+    var processed_at: Int64?
+    var duplicates: Int
+
+    func event() throws -> InboxEvent {
+        guard let status = InboxStatus(rawValue: status) else { throw StoreError("inbox row \(id) has status \(status)") }
+        let fields = try JSONDecoder().decode(CallbackFields.self, from: Data(fields_json.utf8))
+        return InboxEvent(
+            id: id, corpID: corp_id, dedupKey: dedup_key, receivedAt: StoreTime.date(received_at), rawXML: raw_xml,
+            fields: fields, status: status, attempts: attempts, nextAttemptAt: next_attempt_at.map(StoreTime.date),
+            lastError: last_error, processedAt: processed_at.map(StoreTime.date), duplicates: duplicates)
+    }
+}

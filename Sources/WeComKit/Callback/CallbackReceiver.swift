@@ -1,0 +1,130 @@
+import CohortCore
+import Crypto
+import Foundation
+
+/// The query parameters WeCom puts on a callback URL, percent-decoded exactly once.
+public struct CallbackQuery: Sendable, Hashable {
+    public var msgSignature: String?
+    public var timestamp: String?
+    public var nonce: String?
+    public var echostr: String?
+
+    public init(msgSignature: String?, timestamp: String?, nonce: String?, echostr: String? = nil) {
+        self.msgSignature = msgSignature
+        self.timestamp = timestamp
+        self.nonce = nonce
+        self.echostr = echostr
+    }
+
+    /// Parses a raw query string (without `?`). `+` is kept as `+`: WeCom percent-encodes it as
+    /// `%2B`, and a form-style second decode would turn a literal `+` into a space and break the
+    /// signature (platform spec 9.4).
+    public init(rawQuery: String) {
+        var values: [String: String] = [:]
+        for pair in rawQuery.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = String(parts[0]).removingPercentEncoding, values[name] == nil else { continue }
+            let raw = parts.count > 1 ? String(parts[1]) : ""
+            values[name] = raw.removingPercentEncoding
+        }
+        self.init(
+            msgSignature: values["msg_signature"], timestamp: values["timestamp"], nonce: values["nonce"],
+            echostr: values["echostr"])
+    }
+}
+
+/// Why a callback request is refused, with the HTTP status class it maps to.
+public enum CallbackRejection: Error, Hashable, Sendable {
+    /// Missing or wrong signature: the sender is not WeCom (401).
+    case unauthorized(String)
+    /// Authentic-looking but unusable payload: bad base64, padding, length, receive id, XML (400).
+    case badRequest(String)
+
+    public var reason: String {
+        switch self {
+        case .unauthorized(let reason), .badRequest(let reason): return reason
+        }
+    }
+}
+
+/// A verified, decrypted and parsed POST callback.
+public struct OpenedCallback: Sendable, Hashable {
+    public var envelope: CallbackEnvelope
+    /// The decrypted message XML.
+    public var xml: String
+    public var fields: CallbackFields
+    /// Digest of the canonical fields; equal for every delivery of the same event.
+    public var dedupKey: String
+
+    public var event: CallbackEvent { CallbackEvent(fields) }
+}
+
+/// Verifies, decrypts and parses WeCom callbacks (platform spec section 6).
+public struct CallbackReceiver: Sendable {
+    public let crypto: CallbackCrypto
+
+    public init(crypto: CallbackCrypto) {
+        self.crypto = crypto
+    }
+
+    /// URL verification (GET): returns the echo plaintext to answer with.
+    public func verifyURL(_ query: CallbackQuery) throws(CallbackRejection) -> String {
+        guard let signature = query.msgSignature, let timestamp = query.timestamp, let nonce = query.nonce,
+            let echostr = query.echostr
+        else { throw .unauthorized("missing msg_signature, timestamp, nonce or echostr") }
+        guard crypto.verify(msgSignature: signature, timestamp: timestamp, nonce: nonce, encrypt: echostr) else {
+            throw .unauthorized("signature mismatch")
+        }
+        do {
+            return try crypto.decrypt(echostr)
+        } catch {
+            throw .badRequest(error.description)
+        }
+    }
+
+    /// Event delivery (POST): checks the signature over the Encrypt text, decrypts, parses.
+    public func open(_ query: CallbackQuery, body: some Collection<UInt8>) throws(CallbackRejection) -> OpenedCallback {
+        guard let signature = query.msgSignature, let timestamp = query.timestamp, let nonce = query.nonce else {
+            throw .unauthorized("missing msg_signature, timestamp or nonce")
+        }
+        let envelope: CallbackEnvelope
+        do {
+            envelope = try CallbackXML.parseEnvelope(body)
+        } catch {
+            throw .badRequest("envelope: \(error.description)")
+        }
+        guard crypto.verify(msgSignature: signature, timestamp: timestamp, nonce: nonce, encrypt: envelope.encrypt)
+        else { throw .unauthorized("signature mismatch") }
+        let xml: String
+        do {
+            xml = try crypto.decrypt(envelope.encrypt)
+        } catch {
+            throw .badRequest(error.description)
+        }
+        let fields: CallbackFields
+        do {
+            fields = try CallbackXML.parseMessage(xml)
+        } catch {
+            throw .badRequest("message: \(error.description)")
+        }
+        return OpenedCallback(envelope: envelope, xml: xml, fields: fields, dedupKey: Self.dedupKey(fields))
+    }
+
+    /// SHA-256 (hex) of the fields' canonical form.
+    public static func dedupKey(_ fields: CallbackFields) -> String {
+        hex(SHA256.hash(data: Array(fields.canonicalForm.utf8)))
+    }
+}
+
+private let hexDigits = Array("0123456789abcdef".utf8)
+
+/// Lowercase hex of a byte sequence.
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for byte in bytes {
+        out.append(hexDigits[Int(byte >> 4)])
+        out.append(hexDigits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,160 @@
+import CohortCore
+import CohortServer
+import CohortStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// A handler that fails a chosen number of times per event, and records every call.
+final class ScriptedHandler: InboxEventHandler {
+    private let failures: Int
+    private let calls = Mutex<[Int64]>([])
+
+    init(failures: Int) {
+        self.failures = failures
+    }
+
+    var handled: [Int64] { calls.withLock { $0 } }
+
+    func handle(_ event: InboxEvent) async throws {
+        let count = calls.withLock { calls -> Int in
+            calls.append(event.id)
+            return calls.filter { $0 == event.id }.count
+        }
+        if count <= failures { throw HandlerFailure(attempt: count) }
+    }
+
+    struct HandlerFailure: Error, CustomStringConvertible {
+        var attempt: Int
+        var description: String { "scripted failure \(attempt)" }
+    }
+}
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_700_000_000))
+    var now: Date { current.withLock { $0 } }
+    func advance(_ seconds: Double) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+struct InboxProcessorTests {
+    static func event(_ key: String, status: InboxStatus = .pending) -> NewInboxEvent {
+        NewInboxEvent(
+            corpID: "ww", dedupKey: key, receivedAt: Date(timeIntervalSince1970: 1_700_000_000), rawXML: "<xml/>",
+            fields: CallbackFields([CallbackField("MsgType", "event"), CallbackField("Event", "change_external_contact"),
+                                    CallbackField("ChangeType", "edit_external_contact"), CallbackField("UserID", "u"),
+                                    CallbackField("ExternalUserID", "wm\(key)")]),
+            status: status)
+    }
+
+    @Test func eventsAreHandledInArrivalOrderAndMarkedProcessed() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([Self.event("a"), Self.event("b"), Self.event("c")])
+        let handler = ScriptedHandler(failures: 0)
+        let processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
+            logger: Logger(label: "test"))
+        #expect(try await processor.processDue() == 3)
+        #expect(handler.handled == [1, 2, 3])
+        #expect(try await inbox.counts() == [.processed: 3])
+    }
+
+    @Test func failuresRetryWithBackoffThenDeadLetterKeepingTheError() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([Self.event("a")])
+        let clock = ManualClock()
+        let handler = ScriptedHandler(failures: 10)
+        let processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
+            logger: Logger(label: "test"), now: { clock.now })
+        try await processor.processDue()
+        var event = try await inbox.event(id: 1)
+        #expect(event?.status == .failed)
+        #expect(event?.attempts == 1)
+        // Not due before its backoff has passed.
+        #expect(try await processor.processDue() == 0)
+        clock.advance(11)
+        try await processor.processDue()
+        clock.advance(11)
+        try await processor.processDue()
+        event = try await inbox.event(id: 1)
+        #expect(event?.status == .dead)
+        #expect(event?.attempts == 3)
+        #expect(event?.lastError == "scripted failure 3")
+        #expect(handler.handled == [1, 1, 1])
+        clock.advance(1000)
+        #expect(try await processor.processDue() == 0)
+    }
+
+    @Test func aFailureThatRecoversEndsProcessed() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([Self.event("a")])
+        let clock = ManualClock()
+        let processor = InboxProcessor(
+            repository: inbox, handler: ScriptedHandler(failures: 1), policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
+            logger: Logger(label: "test"), now: { clock.now })
+        try await processor.processDue()
+        clock.advance(11)
+        try await processor.processDue()
+        let event = try await inbox.event(id: 1)
+        #expect(event?.status == .processed)
+        #expect(event?.lastError == "scripted failure 1")
+    }
+
+    @Test func replayedUnhandledEventIsMarkedUnhandledNotRunThroughTheHandler() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        var unknown = Self.event("x")
+        unknown.fields = CallbackFields([CallbackField("MsgType", "text")])
+        _ = try await inbox.append([unknown])
+        let handler = ScriptedHandler(failures: 0)
+        let processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 1, maxAttempts: 1), logger: Logger(label: "t"))
+        try await processor.processDue()
+        #expect(handler.handled.isEmpty)
+        #expect(try await inbox.event(id: 1)?.status == .unhandled)
+    }
+
+    @Test func serviceRunsUntilGracefulShutdownAndDrainsWhatIsDue() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([Self.event("a"), Self.event("b")])
+        let handler = ScriptedHandler(failures: 0)
+        let doorbell = Doorbell()
+        let processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 1, maxAttempts: 1),
+            pollInterval: .milliseconds(10), doorbell: doorbell, logger: Logger(label: "t"))
+        let group = ServiceGroup(services: [processor], logger: Logger(label: "t"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            // Wait (bounded) until both are handled, then shut down gracefully.
+            for _ in 0..<500 where handler.handled.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            _ = try await inbox.append([Self.event("c")])
+            doorbell.ring()
+            for _ in 0..<500 where handler.handled.count < 3 { try await Task.sleep(for: .milliseconds(5)) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(handler.handled == [1, 2, 3])
+    }
+}
+
+struct InboxWriterTests {
+    @Test func concurrentAppendsAreAllDurableAndShareCommits() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        let writer = InboxWriter(repository: inbox)
+        let outcomes = try await withThrowingTaskGroup(of: InboxAppendOutcome.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await writer.append(InboxProcessorTests.event("e\(index % 400)")) }
+            }
+            var all: [InboxAppendOutcome] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.count == 500)
+        #expect(Set(outcomes.map(\.id)).count == 400)
+        #expect(outcomes.filter { if case .duplicate = $0 { return true } else { return false } }.count == 100)
+        #expect(try await inbox.list(status: nil, limit: 1000).count == 400)
+        #expect(await writer.commits < 500)
+    }
+}

@@ -1,0 +1,77 @@
+import CohortCore
+import CohortTesting
+import Foundation
+import Testing
+import WeComKit
+
+struct CallbackXMLTests {
+    @Test func envelopeParsesInAnyOrderWithEmptyOrMissingAgentID() throws {
+        let bodies = [
+            "<xml><ToUserName><![CDATA[wx1]]></ToUserName><AgentID><![CDATA[]]></AgentID><Encrypt><![CDATA[abc=]]></Encrypt></xml>",
+            "<xml><Encrypt><![CDATA[abc=]]></Encrypt><ToUserName>wx1</ToUserName></xml>",
+            "<xml>\n  <Encrypt>\n abc=\n</Encrypt>\n  <AgentID>1000002</AgentID>\n</xml>",
+        ]
+        for body in bodies {
+            let envelope = try CallbackXML.parseEnvelope(Array(body.utf8))
+            #expect(envelope.encrypt == "abc=")
+        }
+        #expect(try CallbackXML.parseEnvelope(Array(bodies[0].utf8)).agentID == nil)
+        #expect(try CallbackXML.parseEnvelope(Array(bodies[2].utf8)).agentID == "1000002")
+    }
+
+    @Test func envelopeWithoutEncryptOrMalformedIsRefused() {
+        #expect(throws: CallbackXMLError.missingEncrypt) { try CallbackXML.parseEnvelope(Array("<xml><A>1</A></xml>".utf8)) }
+        #expect(throws: CallbackXMLError.self) { try CallbackXML.parseEnvelope(Array("<xml><Encrypt>abc</xml>".utf8)) }
+        #expect(throws: CallbackXMLError.self) { try CallbackXML.parseEnvelope(Array("not xml".utf8)) }
+        #expect(throws: CallbackXMLError.self) { try CallbackXML.parseEnvelope([]) }
+    }
+
+    @Test func doctypeAndEntityDeclarationsAreRefused() {
+        let bomb = """
+            <?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><xml><Encrypt>&lol2;</Encrypt></xml>
+            """
+        #expect(throws: CallbackXMLError.forbiddenMarkup) { try CallbackXML.parseEnvelope(Array(bomb.utf8)) }
+    }
+
+    @Test func deepNestingIsRefused() {
+        let deep = String(repeating: "<a>", count: 500) + String(repeating: "</a>", count: 500)
+        #expect(throws: CallbackXMLError.tooDeep) { try CallbackXML.parseMessage(deep) }
+    }
+
+    @Test func cdataAndPlainTextGiveTheSameFieldsAndKey() throws {
+        let cdata = try CallbackXML.parseMessage(Vectors.addExternalContactXML)
+        let plain = try CallbackXML.parseMessage(
+            "<xml><WelcomeCode>WELCOME_CODE_0001</WelcomeCode><State>qr_spring_2024</State><ExternalUserID>wmAbCdEfGhIjKlMnOpQrStUvWxYz012345</ExternalUserID><UserID>zhangsan</UserID><ChangeType>add_external_contact</ChangeType><Event>change_external_contact</Event><MsgType>event</MsgType><CreateTime><![CDATA[1700000000]]></CreateTime><FromUserName>sys</FromUserName><ToUserName>wx5823bf96d3bd56c7</ToUserName></xml>")
+        #expect(cdata.canonicalForm == plain.canonicalForm)
+        #expect(CallbackReceiver.dedupKey(cdata) == CallbackReceiver.dedupKey(plain))
+        #expect(CallbackEvent(cdata) == CallbackEvent(plain))
+    }
+
+    @Test func distinctEventsInTheSameSecondHaveDistinctKeys() throws {
+        let first = try CallbackXML.parseMessage(CallbackFactory.contactEventXML(externalUserID: "wmCustomerA"))
+        let second = try CallbackXML.parseMessage(CallbackFactory.contactEventXML(externalUserID: "wmCustomerB"))
+        let third = try CallbackXML.parseMessage(CallbackFactory.contactEventXML(changeType: "edit_external_contact", externalUserID: "wmCustomerA"))
+        let keys = Set([first, second, third].map(CallbackReceiver.dedupKey))
+        #expect(keys.count == 3)
+    }
+
+    @Test func listOrderIsPartOfTheKeyAndEmptyElementsAreKept() throws {
+        let base = "<xml><Event>change_external_chat</Event><MsgType>event</MsgType><ChangeType>update</ChangeType><ChatId>wr1</ChatId>"
+        let ab = try CallbackXML.parseMessage(base + "<MemChangeList><Item>a</Item><Item>b</Item></MemChangeList></xml>")
+        let ba = try CallbackXML.parseMessage(base + "<MemChangeList><Item>b</Item><Item>a</Item></MemChangeList></xml>")
+        #expect(ab.items("MemChangeList") == ["a", "b"])
+        #expect(CallbackReceiver.dedupKey(ab) != CallbackReceiver.dedupKey(ba))
+    }
+
+    @Test func renderEscapesCDATATerminatorsAndRoundTrips() throws {
+        let fields = CallbackFields([CallbackField("State", "a]]>b<c>&"), CallbackField("CreateTime", "17")])
+        let xml = CallbackXML.render(fields)
+        #expect(try CallbackXML.parseMessage(xml) == fields)
+    }
+
+    @Test func multibyteTextSurvivesParsing() throws {
+        let fields = try CallbackXML.parseMessage("<xml><State><![CDATA[春节活动-二维码]]></State><Name>李四</Name></xml>")
+        #expect(fields["State"] == "春节活动-二维码")
+        #expect(fields["Name"] == "李四")
+    }
+}
