@@ -54,16 +54,20 @@ public struct InboxProcessor: Service {
     @discardableResult
     public func processDue() async throws -> Int {
         let due = try await repository.due(now: now(), limit: batchSize)
+        var outcomes: [InboxOutcome] = []
+        outcomes.reserveCapacity(due.count)
         for event in due {
-            try await process(event)
+            outcomes.append(InboxOutcome(id: event.id, await process(event)))
         }
+        // One transaction for the whole pass. A crash before it re-runs these handlers, which
+        // is safe because handlers are idempotent.
+        try await repository.resolve(outcomes)
         return due.count
     }
 
-    private func process(_ event: InboxEvent) async throws {
+    private func process(_ event: InboxEvent) async -> InboxResolution {
         if case .unhandled(let reason) = event.event {
-            try await repository.resolve(id: event.id, .unhandled(reason: reason))
-            return
+            return .unhandled(reason: reason)
         }
         let metadata: Logger.Metadata = [
             "inbox.id": "\(event.id)", "inbox.event": "\(event.eventName ?? "")",
@@ -71,23 +75,22 @@ public struct InboxProcessor: Service {
         ]
         do {
             try await handler.handle(event)
-            try await repository.resolve(id: event.id, .processed(at: now()))
             logger.debug("inbox event processed", metadata: metadata)
+            return .processed(at: now())
         } catch {
             let attempts = event.attempts + 1
             let message = String(describing: error)
             if policy.allowsRetry(afterAttempts: attempts) {
                 let delay = policy.delay(beforeRetry: attempts, unitRandom: Double.random(in: 0..<1))
-                try await repository.resolve(
-                    id: event.id, .retry(error: message, attempts: attempts, at: now().addingTimeInterval(delay)))
                 logger.warning(
                     "inbox event failed; will retry",
                     metadata: metadata.merging(["inbox.attempts": "\(attempts)", "error": "\(message)"]) { $1 })
+                return .retry(error: message, attempts: attempts, at: now().addingTimeInterval(delay))
             } else {
-                try await repository.resolve(id: event.id, .dead(error: message, attempts: attempts, at: now()))
                 logger.error(
                     "inbox event dead-lettered",
                     metadata: metadata.merging(["inbox.attempts": "\(attempts)", "error": "\(message)"]) { $1 })
+                return .dead(error: message, attempts: attempts, at: now())
             }
         }
     }

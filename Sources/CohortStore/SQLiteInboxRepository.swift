@@ -14,11 +14,7 @@ public struct SQLiteInboxRepository: InboxRepository {
     public func append(_ events: [NewInboxEvent]) async throws -> [InboxAppendOutcome] {
         guard !events.isEmpty else { return [] }
         // Encode outside the write transaction: the writer is the one serialized resource.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let rows: [InsertRow] = try events.map { event in
-            InsertRow(event: event, fieldsJSON: String(decoding: try encoder.encode(event.fields), as: UTF8.self))
-        }
+        let rows = events.map { InsertRow(event: $0, fieldsJSON: $0.fields.json) }
         return try await writer.write { db in
             let insert = try db.cachedStatement(
                 sql: """
@@ -66,31 +62,35 @@ public struct SQLiteInboxRepository: InboxRepository {
         }
     }
 
-    public func resolve(id: Int64, _ resolution: InboxResolution) async throws {
+    public func resolve(_ outcomes: [InboxOutcome]) async throws {
+        guard !outcomes.isEmpty else { return }
         try await writer.write { db in
-            switch resolution {
-            case .processed(let at):
-                try db.execute(
-                    sql: """
-                        UPDATE inbox SET status = 'processed', processed_at = ?, attempts = attempts + 1,
-                            next_attempt_at = NULL WHERE id = ?
-                        """,
-                    arguments: [StoreTime.millis(at), id])
-            case .unhandled(let reason):
-                try db.execute(
-                    sql: "UPDATE inbox SET status = 'unhandled', note = ?, next_attempt_at = NULL WHERE id = ?",
-                    arguments: [reason, id])
-            case .retry(let error, let attempts, let at):
-                try db.execute(
-                    sql: "UPDATE inbox SET status = 'failed', last_error = ?, attempts = ?, next_attempt_at = ? WHERE id = ?",
-                    arguments: [error, attempts, StoreTime.millis(at), id])
-            case .dead(let error, let attempts, _):
-                try db.execute(
-                    sql: """
-                        UPDATE inbox SET status = 'dead', last_error = ?, attempts = ?, next_attempt_at = NULL
-                        WHERE id = ?
-                        """,
-                    arguments: [error, attempts, id])
+            for outcome in outcomes {
+                let id = outcome.id
+                switch outcome.resolution {
+                case .processed(let at):
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE inbox SET status = 'processed', processed_at = ?, attempts = attempts + 1,
+                                next_attempt_at = NULL WHERE id = ?
+                            """
+                    ).execute(arguments: [StoreTime.millis(at), id])
+                case .unhandled(let reason):
+                    try db.cachedStatement(
+                        sql: "UPDATE inbox SET status = 'unhandled', note = ?, next_attempt_at = NULL WHERE id = ?"
+                    ).execute(arguments: [reason, id])
+                case .retry(let error, let attempts, let at):
+                    try db.cachedStatement(
+                        sql: "UPDATE inbox SET status = 'failed', last_error = ?, attempts = ?, next_attempt_at = ? WHERE id = ?"
+                    ).execute(arguments: [error, attempts, StoreTime.millis(at), id])
+                case .dead(let error, let attempts, _):
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE inbox SET status = 'dead', last_error = ?, attempts = ?, next_attempt_at = NULL
+                            WHERE id = ?
+                            """
+                    ).execute(arguments: [error, attempts, id])
+                }
             }
         }
     }

@@ -114,6 +114,24 @@ public enum InboxResolution: Sendable, Hashable {
     case dead(error: String, attempts: Int, at: Date)
 }
 
+/// The outcome of one handler run for one event.
+public struct InboxOutcome: Sendable, Hashable {
+    public var id: Int64
+    public var resolution: InboxResolution
+
+    public init(id: Int64, _ resolution: InboxResolution) {
+        self.id = id
+        self.resolution = resolution
+    }
+}
+
+extension InboxRepository {
+    /// Records the outcome of one handler run.
+    public func resolve(id: Int64, _ resolution: InboxResolution) async throws {
+        try await resolve([InboxOutcome(id: id, resolution)])
+    }
+}
+
 /// Which events a replay re-queues.
 public enum InboxReplaySelection: Sendable, Hashable {
     case id(Int64)
@@ -127,8 +145,8 @@ public protocol InboxRepository: Sendable {
     func append(_ events: [NewInboxEvent]) async throws -> [InboxAppendOutcome]
     /// Events whose handler is due (pending, or failed with `nextAttemptAt <= now`), oldest first.
     func due(now: Date, limit: Int) async throws -> [InboxEvent]
-    /// Records the outcome of one handler run.
-    func resolve(id: Int64, _ resolution: InboxResolution) async throws
+    /// Records the outcomes of handler runs, all in one transaction.
+    func resolve(_ outcomes: [InboxOutcome]) async throws
     /// Events for operators, newest first.
     func list(status: InboxStatus?, limit: Int) async throws -> [InboxEvent]
     /// Puts events back to pending with their attempts reset. Returns how many were re-queued.

@@ -42,7 +42,8 @@ public enum CallbackXML {
     /// Parses a POST body's envelope.
     public static func parseEnvelope(_ body: some Collection<UInt8>) throws(CallbackXMLError) -> CallbackEnvelope {
         let fields = try parseFields(Data(body))
-        guard let encrypt = fields["Encrypt"]?.trimmingCharacters(in: .whitespacesAndNewlines), !encrypt.isEmpty else {
+        // Leaf text is already trimmed by the parser; the signature is over the bare base64.
+        guard let encrypt = fields["Encrypt"], !encrypt.isEmpty else {
             throw .missingEncrypt
         }
         return CallbackEnvelope(toUserName: fields["ToUserName"], agentID: fields["AgentID"], encrypt: encrypt)
@@ -120,6 +121,17 @@ public enum CallbackXML {
     }
 }
 
+/// The bytes without leading and trailing XML whitespace (space, tab, CR, LF).
+/// Byte-level on purpose: Foundation's `trimmingCharacters` dominated ingest profiles.
+private func trimmed(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+    func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+    var start = bytes.startIndex
+    var end = bytes.endIndex
+    while start < end, isSpace(bytes[start]) { start += 1 }
+    while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+    return bytes[start..<end]
+}
+
 /// Collects the children of the root element. A reference type because XMLParser's delegate is.
 private final class FieldCollector: NSObject, XMLParserDelegate {
     private struct Frame {
@@ -175,12 +187,12 @@ private final class FieldCollector: NSObject, XMLParserDelegate {
         guard let frame = stack.popLast() else { return }
         let value: CallbackValue
         if frame.children.isEmpty {
-            guard let text = String(validating: frame.text, as: UTF8.self) else {
+            guard let text = String(validating: trimmed(frame.text), as: UTF8.self) else {
                 error = .malformed("element \(frame.name) is not valid UTF-8")
                 parser.abortParsing()
                 return
             }
-            value = .text(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            value = .text(text)
         } else {
             value = .children(frame.children)
         }

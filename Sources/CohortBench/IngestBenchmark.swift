@@ -1,0 +1,236 @@
+import ArgumentParser
+import CohortConfig
+import CohortCore
+import CohortServer
+import CohortStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import WeComKit
+
+/// `cohort-bench ingest`: concurrent clients on loopback post distinct, signed, encrypted events
+/// to a running Cohort server with a durable SQLite inbox; in the same run the same load hits a
+/// trivial route, so the ingest figure can be read against what the HTTP stack itself does.
+///
+/// The load generator is wrk (a separate process, so its CPU is measured apart from the
+/// server's) with a Lua script that replays pre-encrypted bodies, each event once.
+struct IngestBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest", abstract: "Webhook ingest throughput and latency against the trivial route.")
+
+    @Option(help: "Concurrent connections.") var connections = 64
+    @Option(help: "Seconds per phase (trivial route, then ingest).") var duration = 10
+    @Option(help: "wrk threads.") var threads = 2
+    @Option(help: "Distinct pre-encrypted events to prepare (must exceed what one phase sends).") var events = 300_000
+    @Option(help: "SQLite durability: normal or full.") var durability = "normal"
+
+    func run() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
+            throw ValidationError("wrk is required (apt-get install wrk)")
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-bench-ingest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+
+        let token = "benchToken"
+        let aesKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+        let corpID = "wwbenchcorp0000000"
+        let crypto = try CallbackCrypto(token: token, encodingAESKey: aesKey, receiveID: corpID)
+
+        progress("preparing \(events) encrypted events")
+        let bodies = work.appendingPathComponent("bodies.tsv")
+        try writeBodies(count: events, crypto: crypto, to: bodies)
+        let script = work.appendingPathComponent("ingest.lua")
+        try Self.luaScript.write(to: script, atomically: true, encoding: .utf8)
+
+        var settings = CohortSettings()
+        settings.platform.corpID = corpID
+        settings.secrets.callbackToken = token
+        settings.secrets.encodingAESKey = aesKey
+        settings.server.port = 0
+        settings.database.path = work.appendingPathComponent("bench.sqlite").path
+        settings.database.durability = durability == "full" ? .full : .normal
+        let dependencies = try AppDependencies.live(settings: settings)
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        let port = PortBox()
+        let app = try CohortApplication.build(dependencies, logger: logger) { channel in
+            port.set(channel.localAddress?.port ?? 0)
+        }
+        let group = ServiceGroup(services: [app], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let bound = try await port.wait()
+            let base = "http://127.0.0.1:\(bound)"
+            progress("server on \(base); trivial route for \(duration)s")
+            let trivial = try runWrk(url: base + "/healthz", script: nil, bodies: nil)
+            progress("ingest for \(duration)s")
+            let ingest = try runWrk(url: base + "/wecom/callback", script: script, bodies: bodies)
+            // Let the processor settle, then count what is durable.
+            try await Task.sleep(for: .milliseconds(200))
+            let counts = try await dependencies.inbox.counts()
+            let stored = counts.values.reduce(0, +)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+
+            let seconds = Double(duration)
+            let ingestRate = Double(stored) / ingest.seconds
+            let trivialRate = Double(trivial.requests) / trivial.seconds
+            print(jsonLine([
+                "scenario": "ingest",
+                "connections": connections,
+                "duration_s": seconds,
+                "durability": durability,
+                "events_stored": stored,
+                "requests_sent": ingest.requests,
+                "non_2xx_or_errors": ingest.errors,
+                "durable_events_per_s": (ingestRate * 10).rounded() / 10,
+                "ingest_p50_ms": ingest.p50Milliseconds,
+                "ingest_p99_ms": ingest.p99Milliseconds,
+                "trivial_requests_per_s": (trivialRate * 10).rounded() / 10,
+                "trivial_p99_ms": trivial.p99Milliseconds,
+                "ingest_vs_trivial": ((ingestRate / trivialRate) * 1000).rounded() / 1000,
+                "loadgen_cpu_share_ingest": (ingest.loadgenCPUShare * 1000).rounded() / 1000,
+                "server_cpu_share_ingest": (ingest.serverCPUShare * 1000).rounded() / 1000,
+                "loadgen_cpu_share_trivial": (trivial.loadgenCPUShare * 1000).rounded() / 1000,
+                "cores": ProcessInfo.processInfo.activeProcessorCount,
+                "peak_rss_mib": (peakResidentMiB() * 10).rounded() / 10,
+            ]))
+        }
+    }
+
+    struct WrkResult {
+        var requests: Int
+        var seconds: Double
+        var p50Milliseconds: Double
+        var p99Milliseconds: Double
+        var errors: Int
+        var loadgenCPUShare: Double
+        var serverCPUShare: Double
+    }
+
+    private func runWrk(url: String, script: URL?, bodies: URL?) throws -> WrkResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+        var arguments = ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--timeout", "5s", "--latency"]
+        let reportScript: URL
+        if let script {
+            reportScript = script
+        } else {
+            reportScript = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-bench-report-\(UUID().uuidString).lua")
+            try Self.reportOnly.write(to: reportScript, atomically: true, encoding: .utf8)
+        }
+        arguments += ["-s", reportScript.path, url]
+        if let bodies { arguments += ["--", bodies.path, String(threads)] }
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        let before = CPUTimes.now()
+        let started = Date()
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let wall = Date().timeIntervalSince(started)
+        let after = CPUTimes.now()
+        if script == nil { try? FileManager.default.removeItem(at: reportScript) }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { throw ValidationError("wrk printed no result:\n\(text)") }
+        func int(_ key: String) -> Int { (object[key] as? NSNumber)?.intValue ?? 0 }
+        let capacity = wall * Double(ProcessInfo.processInfo.activeProcessorCount)
+        return WrkResult(
+            requests: int("requests"), seconds: Double(int("duration_us")) / 1e6,
+            p50Milliseconds: Double(int("p50_us")) / 1000, p99Milliseconds: Double(int("p99_us")) / 1000,
+            errors: int("errors_status") + int("errors_connect") + int("errors_read") + int("errors_write") + int("errors_timeout"),
+            loadgenCPUShare: (after.children - before.children) / capacity,
+            serverCPUShare: (after.own - before.own) / capacity)
+    }
+
+    /// One line per event: query string, a tab, the envelope XML.
+    private func writeBodies(count: Int, crypto: CallbackCrypto, to url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw ValidationError("cannot create \(url.path)")
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        var buffer = ""
+        for index in 0..<count {
+            let fields = CallbackFields([
+                CallbackField("ToUserName", crypto.receiveID), CallbackField("FromUserName", "sys"),
+                CallbackField("CreateTime", String(1_700_000_000 + index / 50)), CallbackField("MsgType", "event"),
+                CallbackField("Event", "change_external_contact"), CallbackField("ChangeType", "add_external_contact"),
+                CallbackField("UserID", "staff\(index % 200)"), CallbackField("ExternalUserID", "wmBench\(index)"),
+                CallbackField("State", "bench_channel"), CallbackField("WelcomeCode", "WELCOME\(index)"),
+            ])
+            let encrypt = crypto.encrypt(CallbackXML.render(fields))
+            let timestamp = String(1_700_000_000 + index / 50)
+            let nonce = String(index)
+            let signature = crypto.signature(timestamp: timestamp, nonce: nonce, encrypt: encrypt)
+            let body = CallbackXML.envelope(toUserName: crypto.receiveID, agentID: "1000002", encrypt: encrypt)
+            buffer += "msg_signature=\(signature)&timestamp=\(timestamp)&nonce=\(nonce)\t\(body)\n"
+            if buffer.utf8.count > 1 << 20 {
+                handle.write(Data(buffer.utf8))
+                buffer = ""
+            }
+        }
+        handle.write(Data(buffer.utf8))
+    }
+
+    /// Each wrk thread loads every n-th line, so threads never send the same event.
+    static let luaScript = """
+        local requests = {}
+        local index = 0
+        local counter = 0
+        function setup(thread)
+          thread:set("tid", counter)
+          counter = counter + 1
+        end
+        function init(args)
+          local threads = tonumber(args[2])
+          local mine = tonumber(tid)
+          local i = 0
+          for line in io.lines(args[1]) do
+            if i % threads == mine then
+              local q, b = line:match("([^\\t]*)\\t(.*)")
+              requests[#requests + 1] = wrk.format("POST", "/wecom/callback?" .. q, {["Content-Type"] = "text/xml"}, b)
+            end
+            i = i + 1
+          end
+        end
+        function request()
+          index = index + 1
+          if index > #requests then index = 1 end
+          return requests[index]
+        end
+        \(reportOnly)
+        """
+
+    static let reportOnly = """
+        function done(summary, latency, requests)
+          io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors_status":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,"errors_timeout":%d}\\n',
+            summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status,
+            summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
+        end
+        """
+}
+
+/// The port the server bound, handed from its start-up callback to the benchmark.
+final class PortBox: Sendable {
+    private let stream: AsyncStream<Int>
+    private let continuation: AsyncStream<Int>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+    }
+
+    func set(_ port: Int) {
+        continuation.yield(port)
+    }
+
+    func wait() async throws -> Int {
+        for await port in stream { return port }
+        throw CancellationError()
+    }
+}
