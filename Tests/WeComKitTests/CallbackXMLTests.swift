@@ -75,3 +75,45 @@ struct CallbackXMLTests {
         #expect(fields["Name"] == "李四")
     }
 }
+
+/// The strict scanner's accepted subset and its refusals.
+struct CallbackXMLScannerTests {
+    @Test func prologCommentsAttributesEntitiesAndCharacterReferencesAreRead() throws {
+        let xml = """
+            \u{FEFF}<?xml version="1.0" encoding="UTF-8"?>
+            <!-- sent by the platform -->
+            <xml kind='event'><A>a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;</A><B>&#20013;&#x6587;</B><C/><!-- x --><D><![CDATA[<not>&markup;]]></D></xml>
+            <!-- trailing -->
+            """
+        let fields = try CallbackXML.parseMessage(xml)
+        #expect(fields["A"] == "a <b> & \"c\" 'd'")
+        #expect(fields["B"] == "中文")
+        #expect(fields.fields.first { $0.name == "C" }?.value == .text(""))
+        #expect(fields["D"] == "<not>&markup;")
+    }
+
+    @Test(arguments: [
+        "<xml><A>1</B></xml>",
+        "<xml><A>1</A>",
+        "<xml><A>&unknown;</A></xml>",
+        "<xml><A>&#0;</A></xml>",
+        "<xml><A><![CDATA[open</A></xml>",
+        "<xml></xml><xml></xml>",
+        "<xml></xml>trailing",
+        "text<xml></xml>",
+        "<xml><A b=c>1</A></xml>",
+        "<xml><1A>1</1A></xml>",
+        "<xml><A>1</A></xml",
+        "",
+    ])
+    func malformedDocumentsAreRefused(xml: String) {
+        #expect(throws: CallbackXMLError.self) { try CallbackXML.parseMessage(xml) }
+    }
+
+    @Test func invalidUTF8TextIsRefused() {
+        var bytes = Array("<xml><Encrypt>".utf8)
+        bytes += [0xC3, 0x28]
+        bytes += Array("</Encrypt></xml>".utf8)
+        #expect(throws: CallbackXMLError.self) { try CallbackXML.parseEnvelope(bytes) }
+    }
+}

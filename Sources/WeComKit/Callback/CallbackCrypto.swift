@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import _CryptoExtras
+import CryptoExtras
 
 /// Why a callback payload was refused by the crypto layer.
 public struct CallbackCryptoError: Error, Hashable, CustomStringConvertible, Sendable {
