@@ -25,6 +25,8 @@ struct IngestBenchmark: AsyncParsableCommand {
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Distinct pre-encrypted events to prepare (must exceed what one phase sends).") var events = 300_000
     @Option(help: "SQLite durability: normal or full.") var durability = "normal"
+    @Flag(help: "Do not run the inbox processor beside the webhook (isolates the webhook's cost).")
+    var noProcessor = false
 
     func run() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
@@ -52,7 +54,8 @@ struct IngestBenchmark: AsyncParsableCommand {
         settings.server.port = 0
         settings.database.path = work.appendingPathComponent("bench.sqlite").path
         settings.database.durability = durability == "full" ? .full : .normal
-        let dependencies = try AppDependencies.live(settings: settings)
+        var dependencies = try AppDependencies.live(settings: settings)
+        dependencies.runsInboxProcessor = !noProcessor
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let port = PortBox()
         let app = try CohortApplication.build(dependencies, logger: logger) { channel in
@@ -71,17 +74,22 @@ struct IngestBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
             let counts = try await dependencies.inbox.counts()
             let stored = counts.values.reduce(0, +)
+            let statistics = (dependencies.sink as? SQLiteInboxCommitter)?.statistics
+            let commits = statistics?.commits ?? 0
+            let committed = statistics?.events ?? 0
+            let commitSeconds = statistics?.seconds ?? 0
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
 
             let seconds = Double(duration)
             let ingestRate = Double(stored) / ingest.seconds
             let trivialRate = Double(trivial.requests) / trivial.seconds
-            print(jsonLine([
+            let result: [String: Any] = [
                 "scenario": "ingest",
                 "connections": connections,
                 "duration_s": seconds,
                 "durability": durability,
+                "inbox_processor": !noProcessor,
                 "events_stored": stored,
                 "requests_sent": ingest.requests,
                 "non_2xx_or_errors": ingest.errors,
@@ -96,7 +104,11 @@ struct IngestBenchmark: AsyncParsableCommand {
                 "loadgen_cpu_share_trivial": (trivial.loadgenCPUShare * 1000).rounded() / 1000,
                 "cores": ProcessInfo.processInfo.activeProcessorCount,
                 "peak_rss_mib": (peakResidentMiB() * 10).rounded() / 10,
-            ]))
+                "commits": commits,
+                "events_per_commit": (Double(committed) / Double(max(commits, 1)) * 10).rounded() / 10,
+                "commit_ms_avg": (commitSeconds / Double(max(commits, 1)) * 10000).rounded() / 10,
+            ]
+            print(jsonLine(result))
         }
     }
 

@@ -98,7 +98,7 @@ enum InboxListing {
         let formatter = ISO8601DateFormatter()
         return events.map { event in
             Row(
-                id: event.id, received_at: formatter.string(from: event.receivedAt), event: event.eventName ?? event.fields["MsgType"],
+                id: event.id, received_at: formatter.string(from: event.receivedAt), event: event.eventName ?? event.msgType,
                 change_type: event.changeType, user_id: event.userID, external_user_id: event.externalUserID,
                 status: event.status.rawValue, attempts: event.attempts, duplicates: event.duplicates, last_error: event.lastError)
         }

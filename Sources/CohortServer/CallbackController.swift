@@ -12,7 +12,7 @@ import WeComKit
 /// a retried delivery of the same event is answered 200 too and stored once.
 struct CallbackController: Sendable {
     let receiver: CallbackReceiver
-    let writer: InboxWriter
+    let sink: any InboxSink
     let doorbell: Doorbell
     let maxBodyBytes: Int
     let now: @Sendable () -> Date
@@ -59,7 +59,7 @@ struct CallbackController: Sendable {
             corpID: receiver.crypto.receiveID, dedupKey: opened.dedupKey, receivedAt: now(), rawXML: opened.xml,
             fields: opened.fields, status: event.isHandled ? .pending : .unhandled,
             note: { if case .unhandled(let reason) = event { return reason } else { return nil } }())
-        let outcome = try await writer.append(entry)
+        let outcome = try await sink.store(entry)
         switch outcome {
         case .stored(let id):
             doorbell.ring()

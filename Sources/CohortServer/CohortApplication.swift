@@ -21,16 +21,22 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
 public struct AppDependencies: Sendable {
     public var settings: CohortSettings
     public var inbox: any InboxRepository
+    /// Where the webhook stores events: a group-committing sink over `inbox`.
+    public var sink: any InboxSink
     public var database: CohortDatabase?
     public var handler: any InboxEventHandler
     public var now: @Sendable () -> Date
+    /// Whether the inbox processor runs beside the webhook (benchmarks switch it off to
+    /// measure the webhook alone).
+    public var runsInboxProcessor = true
 
     public init(
-        settings: CohortSettings, inbox: any InboxRepository, database: CohortDatabase? = nil,
+        settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
         handler: any InboxEventHandler = AcknowledgingHandler(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.settings = settings
         self.inbox = inbox
+        self.sink = sink
         self.database = database
         self.handler = handler
         self.now = now
@@ -40,7 +46,14 @@ public struct AppDependencies: Sendable {
     public static func live(settings: CohortSettings) throws -> AppDependencies {
         let database = try CohortDatabase(
             path: settings.database.path, durability: settings.database.durability == .full ? .full : .normal)
-        return AppDependencies(settings: settings, inbox: SQLiteInboxRepository(database: database), database: database)
+        return AppDependencies(sqlite: database, settings: settings)
+    }
+
+    /// Dependencies over one SQLite database (a file, or in memory for tests).
+    public init(sqlite database: CohortDatabase, settings: CohortSettings, handler: any InboxEventHandler = AcknowledgingHandler()) {
+        self.init(
+            settings: settings, inbox: SQLiteInboxRepository(database: database), sink: SQLiteInboxCommitter(database: database),
+            database: database, handler: handler)
     }
 }
 
@@ -73,11 +86,10 @@ public enum CohortApplication {
             throw StartupError(error.description)
         }
         let doorbell = Doorbell()
-        let writer = InboxWriter(repository: dependencies.inbox)
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: MethodNotAllowedMiddleware(allowed: [CallbackController.path: [.get, .post]]))
         CallbackController(
-            receiver: CallbackReceiver(crypto: crypto), writer: writer, doorbell: doorbell,
+            receiver: CallbackReceiver(crypto: crypto), sink: dependencies.sink, doorbell: doorbell,
             maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now
         ).register(on: router)
         HealthController(database: dependencies.database).register(on: router)
@@ -85,13 +97,17 @@ public enum CohortApplication {
         let processor = InboxProcessor(
             repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,
             pollInterval: .milliseconds(settings.inbox.pollIntervalMilliseconds), batchSize: settings.inbox.batchSize,
-            doorbell: doorbell, logger: logger, now: dependencies.now)
+            doorbell: doorbell, logger: logger, parse: { try CallbackXML.parseMessage($0) }, now: dependencies.now)
 
+        var services: [any Service] = dependencies.runsInboxProcessor ? [processor] : []
+        if let database = dependencies.database {
+            services.append(CheckpointService(database: database, interval: .milliseconds(200), logger: logger))
+        }
         return Application(
             router: router,
             configuration: .init(
                 address: .hostname(settings.server.host, port: settings.server.port), serverName: nil),
-            services: [processor],
+            services: services,
             onServerRunning: onServerRunning,
             logger: logger)
     }

@@ -26,6 +26,13 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 public final class CohortDatabase: Sendable {
     /// The single connection pool (or, in tests, an in-memory queue).
     public let writer: any DatabaseWriter
+    /// A second connection used only to checkpoint the WAL, so the fsyncs of a checkpoint never
+    /// stall the writer (SQLite lets a checkpoint run beside a writer). `nil` in memory.
+    private let checkpointConnection: DatabaseQueue?
+
+    /// Pages the writer lets the WAL grow to before it checkpoints by itself: a safety net for
+    /// processes that run no background checkpointer (short CLI commands).
+    static let writerAutoCheckpointPages = 16_384
 
     /// Opens (creating if needed) the database file at `path` and migrates it.
     public init(path: String, durability: StoreDurability = .normal) throws {
@@ -38,8 +45,11 @@ public final class CohortDatabase: Sendable {
             throw StoreError("cannot create database directory \(directory.path): \(error.localizedDescription)")
         }
         var configuration = Configuration()
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerAutoCheckpointPages)")
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         configuration.busyMode = .timeout(5)
         let pool: DatabasePool
@@ -52,12 +62,23 @@ public final class CohortDatabase: Sendable {
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         self.writer = pool
         try Self.migrate(pool)
+        var checkpointConfiguration = Configuration()
+        checkpointConfiguration.busyMode = .timeout(1)
+        checkpointConfiguration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            self.checkpointConnection = try DatabaseQueue(path: path, configuration: checkpointConfiguration)
+        } catch {
+            throw StoreError("cannot open checkpoint connection to \(path): \(error)")
+        }
     }
 
     /// An in-memory database with the production migrations, for tests.
     public init(inMemory: Void = ()) throws {
         let queue = try DatabaseQueue()
         self.writer = queue
+        self.checkpointConnection = nil
         try Self.migrate(queue)
     }
 
@@ -66,6 +87,19 @@ public final class CohortDatabase: Sendable {
             try Migrations.migrator.migrate(writer)
         } catch {
             throw StoreError("database migration failed: \(error)")
+        }
+    }
+
+    /// Copies committed WAL pages into the database file without blocking the writer (a
+    /// PASSIVE checkpoint on the dedicated connection). Returns the WAL frames still to copy.
+    @discardableResult
+    public func checkpoint() async throws -> Int {
+        guard let connection = checkpointConnection else { return 0 }
+        return try await connection.writeWithoutTransaction { db in
+            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+            let logged: Int = row?[1] ?? 0
+            let copied: Int = row?[2] ?? 0
+            return max(0, logged - copied)
         }
     }
 

@@ -13,38 +13,42 @@ public struct SQLiteInboxRepository: InboxRepository {
 
     public func append(_ events: [NewInboxEvent]) async throws -> [InboxAppendOutcome] {
         guard !events.isEmpty else { return [] }
-        // Encode outside the write transaction: the writer is the one serialized resource.
-        let rows = events.map { InsertRow(event: $0, fieldsJSON: $0.fields.json) }
-        return try await writer.write { db in
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO inbox (corp_id, dedup_key, received_at, create_time, msg_type, event, change_type,
-                        user_id, external_user_id, raw_xml, fields_json, status, note)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (corp_id, dedup_key) DO NOTHING
-                    """)
-            let bump = try db.cachedStatement(
-                sql: "UPDATE inbox SET duplicates = duplicates + 1 WHERE corp_id = ? AND dedup_key = ? RETURNING id")
-            var outcomes: [InboxAppendOutcome] = []
-            outcomes.reserveCapacity(rows.count)
-            for row in rows {
-                let event = row.event
-                try insert.execute(arguments: [
-                    event.corpID, event.dedupKey, StoreTime.millis(event.receivedAt), event.createTime,
-                    event.msgType, event.event, event.changeType, event.userID, event.externalUserID,
-                    event.rawXML, row.fieldsJSON, event.status.rawValue, event.note,
-                ])
-                if db.changesCount == 1 {
-                    outcomes.append(.stored(id: db.lastInsertedRowID))
-                } else {
-                    guard let id = try Int64.fetchOne(bump, arguments: [event.corpID, event.dedupKey]) else {
-                        throw StoreError("inbox insert for \(event.dedupKey) neither inserted nor found")
-                    }
-                    outcomes.append(.duplicate(id: id))
+        return try await writer.write { db in try Self.insert(events, into: db) }
+    }
+
+    /// Inserts events, each once by its dedup key, inside the caller's transaction.
+    static func insert(_ events: [NewInboxEvent], into db: Database) throws -> [InboxAppendOutcome] {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO inbox (corp_id, dedup_key, received_at, create_time, msg_type, event, change_type,
+                    user_id, external_user_id, raw_xml, status, note)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (corp_id, create_time, dedup_key) DO NOTHING
+                """)
+        let bump = try db.cachedStatement(
+            sql: """
+                UPDATE inbox SET duplicates = duplicates + 1 WHERE corp_id = ? AND create_time = ? AND dedup_key = ?
+                RETURNING id
+                """)
+        var outcomes: [InboxAppendOutcome] = []
+        outcomes.reserveCapacity(events.count)
+        for event in events {
+            let createTime = event.createTime ?? 0
+            try insert.execute(arguments: [
+                event.corpID, event.dedupKey, StoreTime.millis(event.receivedAt), createTime,
+                event.msgType, event.event, event.changeType, event.userID, event.externalUserID,
+                event.rawXML, event.status.rawValue, event.note,
+            ])
+            if db.changesCount == 1 {
+                outcomes.append(.stored(id: db.lastInsertedRowID))
+            } else {
+                guard let id = try Int64.fetchOne(bump, arguments: [event.corpID, createTime, event.dedupKey]) else {
+                    throw StoreError("inbox insert for \(event.dedupKey) neither inserted nor found")
                 }
+                outcomes.append(.duplicate(id: id))
             }
-            return outcomes
         }
+        return outcomes
     }
 
     public func due(now: Date, limit: Int) async throws -> [InboxEvent] {
@@ -53,12 +57,12 @@ public struct SQLiteInboxRepository: InboxRepository {
             try InboxRow.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM inbox
-                    WHERE status IN ('pending', 'failed') AND coalesce(next_attempt_at, 0) <= ?
+                    SELECT * FROM inbox INDEXED BY inbox_open
+                    WHERE status <> 'processed' AND status IN ('pending', 'failed') AND coalesce(next_attempt_at, 0) <= ?
                     ORDER BY id LIMIT ?
                     """,
                 arguments: [nowMillis, limit]
-            ).map { try $0.event() }
+            ).map { try $0.inboxEvent() }
         }
     }
 
@@ -105,7 +109,7 @@ public struct SQLiteInboxRepository: InboxRepository {
             } else {
                 rows = try InboxRow.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY id DESC LIMIT ?", arguments: [limit])
             }
-            return try rows.map { try $0.event() }
+            return try rows.map { try $0.inboxEvent() }
         }
     }
 
@@ -138,14 +142,9 @@ public struct SQLiteInboxRepository: InboxRepository {
     /// The stored event with this id, if any.
     public func event(id: Int64) async throws -> InboxEvent? {
         try await writer.read { db in
-            try InboxRow.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id])?.event()
+            try InboxRow.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id])?.inboxEvent()
         }
     }
-}
-
-private struct InsertRow: Sendable {
-    var event: NewInboxEvent
-    var fieldsJSON: String
 }
 
 /// One row of `inbox`.
@@ -154,21 +153,27 @@ private struct InboxRow: FetchableRecord, Decodable {
     var corp_id: String
     var dedup_key: String
     var received_at: Int64
+    var create_time: Int64
+    var msg_type: String?
+    var event: String?
+    var change_type: String?
+    var user_id: String?
+    var external_user_id: String?
     var raw_xml: String
-    var fields_json: String
     var status: String
+    var note: String?
     var attempts: Int
     var next_attempt_at: Int64?
     var last_error: String?
     var processed_at: Int64?
     var duplicates: Int
 
-    func event() throws -> InboxEvent {
+    func inboxEvent() throws -> InboxEvent {
         guard let status = InboxStatus(rawValue: status) else { throw StoreError("inbox row \(id) has status \(status)") }
-        let fields = try JSONDecoder().decode(CallbackFields.self, from: Data(fields_json.utf8))
         return InboxEvent(
-            id: id, corpID: corp_id, dedupKey: dedup_key, receivedAt: StoreTime.date(received_at), rawXML: raw_xml,
-            fields: fields, status: status, attempts: attempts, nextAttemptAt: next_attempt_at.map(StoreTime.date),
+            id: id, corpID: corp_id, dedupKey: dedup_key, receivedAt: StoreTime.date(received_at), createTime: create_time,
+            msgType: msg_type, eventName: event, changeType: change_type, userID: user_id, externalUserID: external_user_id,
+            rawXML: raw_xml, status: status, note: note, attempts: attempts, nextAttemptAt: next_attempt_at.map(StoreTime.date),
             lastError: last_error, processedAt: processed_at.map(StoreTime.date), duplicates: duplicates)
     }
 }

@@ -30,15 +30,3 @@ struct CallbackFieldsTests {
         #expect(fields["AgentID"] == nil)
     }
 }
-
-struct CallbackFieldsJSONTests {
-    @Test(arguments: ["plain", "quote \" backslash \\ slash /", "lines\n\r\ttab", "\u{01}\u{1F}", "客户 😀", ""])
-    func handWrittenJSONDecodesToTheSameFields(text: String) throws {
-        let fields = CallbackFields([
-            CallbackField("Name", text),
-            CallbackField(name: "List", value: .children([CallbackField("Item", text), CallbackField("Item", "b")])),
-        ])
-        let decoded = try JSONDecoder().decode(CallbackFields.self, from: Data(fields.json.utf8))
-        #expect(decoded == fields)
-    }
-}

@@ -36,7 +36,7 @@ struct CallbackEndpointTests {
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let app = try CohortApplication.build(
-            AppDependencies(settings: Self.settings(), inbox: inbox, database: database), logger: Logger(label: "test"))
+            AppDependencies(sqlite: database, settings: Self.settings()), logger: Logger(label: "test"))
         try await app.test(.router, body)
     }
 

@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+import WeComKit
 
 /// A handler that fails a chosen number of times per event, and records every call.
 final class ScriptedHandler: InboxEventHandler {
@@ -18,10 +19,11 @@ final class ScriptedHandler: InboxEventHandler {
 
     var handled: [Int64] { calls.withLock { $0 } }
 
-    func handle(_ event: InboxEvent) async throws {
+    func handle(_ delivery: InboxDelivery) async throws {
+        let id = delivery.record.id
         let count = calls.withLock { calls -> Int in
-            calls.append(event.id)
-            return calls.filter { $0 == event.id }.count
+            calls.append(id)
+            return calls.filter { $0 == id }.count
         }
         if count <= failures { throw HandlerFailure(attempt: count) }
     }
@@ -41,13 +43,17 @@ final class ManualClock: Sendable {
 
 struct InboxProcessorTests {
     static func event(_ key: String, status: InboxStatus = .pending) -> NewInboxEvent {
-        NewInboxEvent(
-            corpID: "ww", dedupKey: key, receivedAt: Date(timeIntervalSince1970: 1_700_000_000), rawXML: "<xml/>",
-            fields: CallbackFields([CallbackField("MsgType", "event"), CallbackField("Event", "change_external_contact"),
-                                    CallbackField("ChangeType", "edit_external_contact"), CallbackField("UserID", "u"),
-                                    CallbackField("ExternalUserID", "wm\(key)")]),
-            status: status)
+        let fields = CallbackFields([
+            CallbackField("MsgType", "event"), CallbackField("Event", "change_external_contact"),
+            CallbackField("ChangeType", "edit_external_contact"), CallbackField("UserID", "u"),
+            CallbackField("ExternalUserID", "wm\(key)"), CallbackField("CreateTime", "1700000000"),
+        ])
+        return NewInboxEvent(
+            corpID: "ww", dedupKey: key, receivedAt: Date(timeIntervalSince1970: 1_700_000_000),
+            rawXML: CallbackXML.render(fields), fields: fields, status: status)
     }
+
+    static let parse: @Sendable (String) throws -> CallbackFields = { try CallbackXML.parseMessage($0) }
 
     @Test func eventsAreHandledInArrivalOrderAndMarkedProcessed() async throws {
         let inbox = SQLiteInboxRepository(database: try CohortDatabase())
@@ -55,7 +61,7 @@ struct InboxProcessorTests {
         let handler = ScriptedHandler(failures: 0)
         let processor = InboxProcessor(
             repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
-            logger: Logger(label: "test"))
+            logger: Logger(label: "test"), parse: Self.parse)
         #expect(try await processor.processDue() == 3)
         #expect(handler.handled == [1, 2, 3])
         #expect(try await inbox.counts() == [.processed: 3])
@@ -68,7 +74,7 @@ struct InboxProcessorTests {
         let handler = ScriptedHandler(failures: 10)
         let processor = InboxProcessor(
             repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
-            logger: Logger(label: "test"), now: { clock.now })
+            logger: Logger(label: "test"), parse: Self.parse, now: { clock.now })
         try await processor.processDue()
         var event = try await inbox.event(id: 1)
         #expect(event?.status == .failed)
@@ -94,7 +100,7 @@ struct InboxProcessorTests {
         let clock = ManualClock()
         let processor = InboxProcessor(
             repository: inbox, handler: ScriptedHandler(failures: 1), policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
-            logger: Logger(label: "test"), now: { clock.now })
+            logger: Logger(label: "test"), parse: Self.parse, now: { clock.now })
         try await processor.processDue()
         clock.advance(11)
         try await processor.processDue()
@@ -106,11 +112,11 @@ struct InboxProcessorTests {
     @Test func replayedUnhandledEventIsMarkedUnhandledNotRunThroughTheHandler() async throws {
         let inbox = SQLiteInboxRepository(database: try CohortDatabase())
         var unknown = Self.event("x")
-        unknown.fields = CallbackFields([CallbackField("MsgType", "text")])
+        unknown.rawXML = "<xml><MsgType>text</MsgType><Content>hi</Content></xml>"
         _ = try await inbox.append([unknown])
         let handler = ScriptedHandler(failures: 0)
         let processor = InboxProcessor(
-            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 1, maxAttempts: 1), logger: Logger(label: "t"))
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 1, maxAttempts: 1), logger: Logger(label: "t"), parse: Self.parse)
         try await processor.processDue()
         #expect(handler.handled.isEmpty)
         #expect(try await inbox.event(id: 1)?.status == .unhandled)
@@ -123,7 +129,7 @@ struct InboxProcessorTests {
         let doorbell = Doorbell()
         let processor = InboxProcessor(
             repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 1, maxAttempts: 1),
-            pollInterval: .milliseconds(10), doorbell: doorbell, logger: Logger(label: "t"))
+            pollInterval: .milliseconds(10), doorbell: doorbell, logger: Logger(label: "t"), parse: Self.parse)
         let group = ServiceGroup(services: [processor], logger: Logger(label: "t"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -139,22 +145,3 @@ struct InboxProcessorTests {
     }
 }
 
-struct InboxWriterTests {
-    @Test func concurrentAppendsAreAllDurableAndShareCommits() async throws {
-        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
-        let writer = InboxWriter(repository: inbox)
-        let outcomes = try await withThrowingTaskGroup(of: InboxAppendOutcome.self) { group in
-            for index in 0..<500 {
-                group.addTask { try await writer.append(InboxProcessorTests.event("e\(index % 400)")) }
-            }
-            var all: [InboxAppendOutcome] = []
-            for try await outcome in group { all.append(outcome) }
-            return all
-        }
-        #expect(outcomes.count == 500)
-        #expect(Set(outcomes.map(\.id)).count == 400)
-        #expect(outcomes.filter { if case .duplicate = $0 { return true } else { return false } }.count == 100)
-        #expect(try await inbox.list(status: nil, limit: 1000).count == 400)
-        #expect(await writer.commits < 500)
-    }
-}

@@ -75,12 +75,34 @@ struct InboxRepositoryTests {
         let reopened = SQLiteInboxRepository(database: try CohortDatabase(path: path))
         let events = try await reopened.list(status: nil, limit: 10)
         #expect(events.map(\.dedupKey) == ["durable"])
-        #expect(events.first?.fields["ExternalUserID"] == "wmdurable")
+        #expect(events.first?.externalUserID == "wmdurable")
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
     @Test func integrityCheckPassesOnAFreshStore() async throws {
         #expect(try await CohortDatabase().integrityCheck().isEmpty)
+    }
+}
+
+struct SQLiteInboxCommitterTests {
+    @Test func concurrentStoresAreAllDurableAndShareCommits() async throws {
+        let database = try CohortDatabase()
+        let committer = SQLiteInboxCommitter(database: database)
+        let outcomes = try await withThrowingTaskGroup(of: InboxAppendOutcome.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await committer.store(InboxRepositoryTests.event("e\(index % 400)")) }
+            }
+            var all: [InboxAppendOutcome] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.count == 500)
+        #expect(Set(outcomes.map(\.id)).count == 400)
+        #expect(outcomes.filter { if case .duplicate = $0 { return true } else { return false } }.count == 100)
+        #expect(try await SQLiteInboxRepository(database: database).list(status: nil, limit: 1000).count == 400)
+        let statistics = committer.statistics
+        #expect(statistics.events == 500)
+        #expect(statistics.commits < 500)
     }
 }

@@ -117,3 +117,23 @@ struct CallbackXMLScannerTests {
         #expect(throws: CallbackXMLError.self) { try CallbackXML.parseEnvelope(bytes) }
     }
 }
+
+struct CallbackQueryTests {
+    @Test func percentEscapesAreDecodedOnceAndPlusIsKept() {
+        let query = CallbackQuery(rawQuery: "msg_signature=ab&timestamp=1&nonce=2&echostr=a%2Bb%2Fc%3D+d%252B")
+        #expect(query.echostr == "a+b/c=+d%2B")
+        #expect(query.msgSignature == "ab")
+    }
+
+    @Test func malformedEscapesReadAsMissing() {
+        #expect(CallbackQuery(rawQuery: "echostr=%G1").echostr == nil)
+        #expect(CallbackQuery(rawQuery: "echostr=abc%2").echostr == nil)
+        #expect(CallbackQuery(rawQuery: "echostr=%FF%FE").echostr == nil)
+    }
+
+    @Test func firstOccurrenceWinsAndEmptyValuesAreKept() {
+        let query = CallbackQuery(rawQuery: "nonce=1&nonce=2&timestamp=")
+        #expect(query.nonce == "1")
+        #expect(query.timestamp == "")
+    }
+}

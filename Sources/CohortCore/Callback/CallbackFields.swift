@@ -88,52 +88,6 @@ public struct CallbackFields: Sendable, Hashable, Codable {
         return out
     }
 
-    /// The fields as JSON, the same shape `Codable` reads: an array of `{"name": …, "value": …}`
-    /// where a value is a string or a nested array. Written by hand because it is on the ingest
-    /// hot path, where Foundation's encoder cost more than the database insert.
-    public var json: String {
-        var out: [UInt8] = []
-        out.reserveCapacity(768)
-        Self.appendJSON(fields, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func appendJSON(_ fields: [CallbackField], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        for (index, field) in fields.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += Array(#"{"name":"#.utf8)
-            appendJSONString(field.name, to: &out)
-            out += Array(#","value":"#.utf8)
-            switch field.value {
-            case .text(let text): appendJSONString(text, to: &out)
-            case .children(let children): appendJSON(children, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
-        out.append(UInt8(ascii: "]"))
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    /// Escapes per RFC 8259 at the byte level; UTF-8 sequences pass through unchanged.
-    private static func appendJSONString(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
     private static func appendCanonical(_ fields: [CallbackField], to out: inout String) {
         let sorted = fields.enumerated().sorted { lhs, rhs in
             lhs.element.name == rhs.element.name ? lhs.offset < rhs.offset : lhs.element.name < rhs.element.name

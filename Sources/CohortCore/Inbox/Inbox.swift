@@ -48,15 +48,24 @@ public struct NewInboxEvent: Sendable, Hashable {
     public var createTime: Int64? { fields["CreateTime"].flatMap { Int64($0) } }
 }
 
-/// A stored inbox event.
+/// A stored inbox event: the raw decrypted XML and the parsed fields operators search by.
+/// The complete typed event is re-derived from `rawXML` by the platform adapter's parser, so
+/// the store keeps one copy of the message, not two (docs/DESIGN.md, "Inbox rows").
 public struct InboxEvent: Sendable, Hashable, Identifiable {
     public var id: Int64
     public var corpID: String
     public var dedupKey: String
     public var receivedAt: Date
+    public var createTime: Int64
+    public var msgType: String?
+    public var eventName: String?
+    public var changeType: String?
+    public var userID: String?
+    public var externalUserID: String?
     public var rawXML: String
-    public var fields: CallbackFields
     public var status: InboxStatus
+    /// Why an event is unhandled.
+    public var note: String?
     public var attempts: Int
     public var nextAttemptAt: Date?
     public var lastError: String?
@@ -65,30 +74,44 @@ public struct InboxEvent: Sendable, Hashable, Identifiable {
     public var duplicates: Int
 
     public init(
-        id: Int64, corpID: String, dedupKey: String, receivedAt: Date, rawXML: String, fields: CallbackFields,
-        status: InboxStatus, attempts: Int = 0, nextAttemptAt: Date? = nil, lastError: String? = nil,
-        processedAt: Date? = nil, duplicates: Int = 0
+        id: Int64, corpID: String, dedupKey: String, receivedAt: Date, createTime: Int64 = 0, msgType: String? = nil,
+        eventName: String? = nil, changeType: String? = nil, userID: String? = nil, externalUserID: String? = nil,
+        rawXML: String, status: InboxStatus, note: String? = nil, attempts: Int = 0, nextAttemptAt: Date? = nil,
+        lastError: String? = nil, processedAt: Date? = nil, duplicates: Int = 0
     ) {
         self.id = id
         self.corpID = corpID
         self.dedupKey = dedupKey
         self.receivedAt = receivedAt
+        self.createTime = createTime
+        self.msgType = msgType
+        self.eventName = eventName
+        self.changeType = changeType
+        self.userID = userID
+        self.externalUserID = externalUserID
         self.rawXML = rawXML
-        self.fields = fields
         self.status = status
+        self.note = note
         self.attempts = attempts
         self.nextAttemptAt = nextAttemptAt
         self.lastError = lastError
         self.processedAt = processedAt
         self.duplicates = duplicates
     }
+}
 
-    /// The typed interpretation of the stored fields.
+/// A stored event with its message parsed, as handlers receive it.
+public struct InboxDelivery: Sendable, Hashable {
+    public var record: InboxEvent
+    public var fields: CallbackFields
+
+    public init(record: InboxEvent, fields: CallbackFields) {
+        self.record = record
+        self.fields = fields
+    }
+
+    /// The typed interpretation of the message.
     public var event: CallbackEvent { CallbackEvent(fields) }
-    public var eventName: String? { fields["Event"] }
-    public var changeType: String? { fields["ChangeType"] }
-    public var userID: String? { fields["UserID"] }
-    public var externalUserID: String? { fields["ExternalUserID"] }
 }
 
 /// What storing an event did.
@@ -155,8 +178,14 @@ public protocol InboxRepository: Sendable {
     func counts() async throws -> [InboxStatus: Int]
 }
 
+/// Where the webhook stores each event it acknowledges (port). Implementations batch
+/// concurrent calls into shared commits; a call returns only once its event is durable.
+public protocol InboxSink: Sendable {
+    func store(_ event: NewInboxEvent) async throws -> InboxAppendOutcome
+}
+
 /// Does the work an inbox event asks for (port; sync and later features implement it).
 /// A handler must be idempotent: replaying the inbox may run it again for the same event.
 public protocol InboxEventHandler: Sendable {
-    func handle(_ event: InboxEvent) async throws
+    func handle(_ delivery: InboxDelivery) async throws
 }
