@@ -98,22 +98,20 @@ final class MappingReader {
     }
 
     func int(_ key: String, in range: ClosedRange<Int>? = nil) -> Int? {
-        guard let node = node(key) else { return nil }
-        guard case .scalar = node, let value = node.int else {
-            issues.add("\(qualified(key)) must be a whole number, not \(describe(node))", at: node.mark)
-            return nil
-        }
-        if let range, !range.contains(value) {
-            issues.add("\(qualified(key)) must be between \(range.lowerBound) and \(range.upperBound), not \(value)", at: node.mark)
-            return nil
-        }
-        return value
+        number(key, in: range, kind: "a whole number") { $0.int }
     }
 
     func double(_ key: String, in range: ClosedRange<Double>? = nil) -> Double? {
+        number(key, in: range, kind: "a number") { $0.float ?? $0.int.map(Double.init) }
+    }
+
+    /// A scalar read by `extract`, reported when it is not one or falls outside `range`.
+    private func number<T: Comparable>(
+        _ key: String, in range: ClosedRange<T>?, kind: String, extract: (Node) -> T?
+    ) -> T? {
         guard let node = node(key) else { return nil }
-        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init) else {
-            issues.add("\(qualified(key)) must be a number, not \(describe(node))", at: node.mark)
+        guard case .scalar = node, let value = extract(node) else {
+            issues.add("\(qualified(key)) must be \(kind), not \(describe(node))", at: node.mark)
             return nil
         }
         if let range, !range.contains(value) {
