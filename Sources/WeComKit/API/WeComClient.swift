@@ -1,0 +1,174 @@
+import Foundation
+
+/// Calls the WeCom server API for one (corp, secret) pair: token cache, the platform's error
+/// rules (retries, 45009 blocks, token refresh), the shared rate limiter. Requests and answers
+/// are JSON; the access token travels in the query string and is never logged.
+public final class WeComClient: Sendable {
+    /// Sleeps the given seconds (injected so tests need not wait out a 45009 block).
+    public typealias Sleep = @Sendable (Double) async throws -> Void
+
+    public let apiBase: URL
+    public let corpID: String
+    private let secret: String
+    private let transport: any PlatformTransport
+    private let rules: PlatformRetryRules
+    private let limiter: RateLimiter?
+    private let sleep: Sleep
+    private let random: @Sendable () -> Double
+    public let tokens: AccessTokenCache
+
+    public init(
+        apiBase: URL, corpID: String, secret: String, transport: any PlatformTransport,
+        rules: PlatformRetryRules = PlatformRetryRules(), limiter: RateLimiter? = RateLimiter(),
+        now: @escaping @Sendable () -> Date = { Date() },
+        sleep: @escaping Sleep = { try await Task.sleep(for: .seconds($0)) },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        self.apiBase = apiBase
+        self.corpID = corpID
+        self.secret = secret
+        self.transport = transport
+        self.rules = rules
+        self.limiter = limiter
+        self.sleep = sleep
+        self.random = random
+        let fetchToken = Self.tokenFetcher(apiBase: apiBase, corpID: corpID, secret: secret, transport: transport)
+        self.tokens = AccessTokenCache(now: now, fetch: fetchToken)
+    }
+
+    /// `GET /cgi-bin/<path>?access_token=…&<query>`.
+    public func get<Response: Decodable & Sendable>(
+        _ path: String, query: [(String, String)] = [], as type: Response.Type = Response.self
+    ) async throws(PlatformError) -> Response {
+        try await call(path, method: "GET", query: query, body: nil)
+    }
+
+    /// `POST /cgi-bin/<path>?access_token=…` with a JSON body.
+    public func post<Response: Decodable & Sendable>(
+        _ path: String, body: some Encodable, as type: Response.Type = Response.self
+    ) async throws(PlatformError) -> Response {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(body)
+        } catch {
+            throw PlatformError(.malformedResponse("cannot encode request: \(error)"), endpoint: path)
+        }
+        return try await call(path, method: "POST", query: [], body: data)
+    }
+
+    private func call<Response: Decodable & Sendable>(
+        _ path: String, method: String, query: [(String, String)], body: Data?
+    ) async throws(PlatformError) -> Response {
+        var attempt = 0
+        var refreshed = false
+        while true {
+            attempt += 1
+            var token: String?
+            let failure: PlatformError
+            do {
+                do {
+                    token = try await tokens.current()
+                } catch let error as PlatformError where error.errcode.map(PlatformError.tokenErrors.contains) == true {
+                    // gettoken itself refused the secret or corp: a configuration error, final.
+                    throw PlatformError(error.kind, endpoint: "gettoken")
+                }
+                guard let token else { throw PlatformError(.malformedResponse("no token"), endpoint: "gettoken") }
+                try? await limiter?.acquire(path)
+                let url = Self.url(apiBase, path, [("access_token", token)] + query)
+                let response = try await Self.perform(TransportRequest(method: method, url: url, body: body), path: path, transport: transport)
+                return try Self.decode(response, path: path)
+            } catch let error as PlatformError {
+                failure = error
+            } catch {
+                failure = PlatformError(.transport("\(error)"), endpoint: path)
+            }
+            switch rules.decide(failure, attempt: attempt, tokenRefreshed: refreshed, unitRandom: random()) {
+            case .fail:
+                throw failure
+            case .refreshToken:
+                if failure.endpoint == "gettoken" { throw failure }
+                refreshed = true
+                if let token { await tokens.invalidate(token) }
+            case .retry(let seconds):
+                do {
+                    try await sleep(seconds)
+                } catch {
+                    throw failure
+                }
+            }
+        }
+    }
+
+    static func url(_ base: URL, _ path: String, _ query: [(String, String)]) -> URL {
+        var components = URLComponents(url: base.appendingPathComponent("cgi-bin").appendingPathComponent(path), resolvingAgainstBaseURL: false)!
+        // Strict encoding: secrets and ids may contain '+', '/' or '='.
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        components.percentEncodedQuery = query.map { name, value in
+            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
+        }.joined(separator: "&")
+        return components.url!
+    }
+
+    static func perform(_ request: TransportRequest, path: String, transport: any PlatformTransport) async throws -> TransportResponse {
+        let response: TransportResponse
+        do {
+            response = try await transport.send(request)
+        } catch {
+            throw PlatformError(.transport(String(describing: type(of: error)) + ": " + error.localizedDescription), endpoint: path)
+        }
+        guard response.status == 200 else { throw PlatformError(.http(status: response.status), endpoint: path) }
+        return response
+    }
+
+    private struct Status: Decodable {
+        var errcode: Int?
+        var errmsg: String?
+    }
+
+    /// An HTTP 200 with `errcode != 0` is an error; otherwise the body decodes as `Response`.
+    static func decode<Response: Decodable>(_ response: TransportResponse, path: String) throws(PlatformError) -> Response {
+        let decoder = JSONDecoder()
+        let status: Status
+        do {
+            status = try decoder.decode(Status.self, from: response.body)
+        } catch {
+            throw PlatformError(.malformedResponse("not JSON"), endpoint: path)
+        }
+        if let code = status.errcode, code != 0 {
+            throw PlatformError(.api(errcode: code, errmsg: status.errmsg ?? ""), endpoint: path)
+        }
+        do {
+            return try decoder.decode(Response.self, from: response.body)
+        } catch {
+            throw PlatformError(.malformedResponse("\(error)"), endpoint: path)
+        }
+    }
+
+    private struct TokenResponse: Decodable, Sendable {
+        var access_token: String
+        var expires_in: Int
+    }
+
+    private static func tokenFetcher(
+        apiBase: URL, corpID: String, secret: String, transport: any PlatformTransport
+    ) -> @Sendable () async throws -> (token: String, expiresIn: Int) {
+        {
+            let url = url(apiBase, "gettoken", [("corpid", corpID), ("corpsecret", secret)])
+            let response = try await perform(TransportRequest(method: "GET", url: url), path: "gettoken", transport: transport)
+            let token: TokenResponse = try decode(response, path: "gettoken")
+            return (token.access_token, token.expires_in)
+        }
+    }
+}
+
+extension WeComClient {
+    /// The gettoken URL the tests' client would call (checks query encoding).
+    static func urlForTesting() -> URL {
+        url(URL(string: "https://qyapi.example")!, "gettoken", [("corpid", "wwcorp"), ("corpsecret", "s+e/c=ret")])
+    }
+}
+
+/// A body that carries nothing but `errcode`/`errmsg` (the answer of most write calls).
+public struct EmptyResponse: Decodable, Sendable, Hashable {
+    public init() {}
+}
