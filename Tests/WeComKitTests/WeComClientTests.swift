@@ -202,3 +202,35 @@ struct RateLimiterTests {
         #expect(await limiter.expectedSeconds(forCalls: 6, api: "list") == 120)
     }
 }
+
+struct WeComEndpointTests {
+    @Test func memberWithoutCustomersReadsAsEmptyNot84061() async throws {
+        let transport = ScriptedTransport()
+        transport.script("externalcontact/list", [.json(#"{"errcode":84061,"errmsg":"not external contact","external_userid":[]}"#)])
+        #expect(try await WeComClientTests.client(transport).externalContacts(of: "nobody") == [])
+    }
+
+    @Test func customerWithManyFollowUsersIsPagedToTheEnd() async throws {
+        let transport = ScriptedTransport()
+        transport.script("externalcontact/get", [
+            .json(#"{"errcode":0,"errmsg":"ok","external_contact":{"external_userid":"wm1","name":"李四","type":1},"follow_user":[{"userid":"a","createtime":1,"remark_mobiles":[13800000001]}],"next_cursor":"c1"}"#),
+            .json(#"{"errcode":0,"errmsg":"ok","external_contact":{"external_userid":"wm1"},"follow_user":[{"userid":"b","tags":[{"group_name":"g","tag_name":"t","type":2}]}],"next_cursor":""}"#),
+        ])
+        let detail = try await WeComClientTests.client(transport).externalContact("wm1")
+        #expect(detail.follow_user?.map(\.userid) == ["a", "b"])
+        #expect(detail.follow_user?.first?.remark_mobiles == [Mobile("13800000001")])
+        #expect(detail.external_contact.name == "李四")
+        #expect(transport.calls("externalcontact/get") == 2)
+    }
+
+    @Test func batchRowsDecodeWithUnlicensedMembers() async throws {
+        let transport = ScriptedTransport()
+        transport.script("externalcontact/batch/get_by_user", [
+            .json(#"{"errcode":0,"errmsg":"ok","external_contact_list":[{"external_contact":{"external_userid":"wm1","name":"n","type":2,"gender":1},"follow_info":{"userid":"rocky","createtime":1525779812,"tag_id":["et1"],"add_way":1,"state":"s"}}],"next_cursor":"","fail_info":{"unlicensed_userid_list":["bob"]}}"#),
+        ])
+        let page = try await WeComClientTests.client(transport).batchGetByUser(BatchGetByUserRequest(userid_list: ["rocky", "bob"]))
+        #expect(page.external_contact_list?.first?.follow_info.tag_id == ["et1"])
+        #expect(page.fail_info?.unlicensed_userid_list == ["bob"])
+        #expect(page.next_cursor == "")
+    }
+}

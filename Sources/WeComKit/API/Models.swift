@@ -1,0 +1,232 @@
+// Request and response models of the customer-contact API. Property names are the platform's
+// field names exactly (platform spec sections 2 to 4), so the JSON needs no key mapping.
+// Optional fields are optional: the platform omits what does not apply.
+
+/// `externalcontact/get_follow_user_list`.
+public struct FollowUserListResponse: Decodable, Sendable, Hashable {
+    public var follow_user: [String]?
+}
+
+/// `externalcontact/list`.
+public struct ExternalContactListResponse: Decodable, Sendable, Hashable {
+    public var external_userid: [String]?
+}
+
+/// A tag as `externalcontact/get` lists it on a follow user.
+public struct FollowUserTag: Codable, Sendable, Hashable {
+    public var group_name: String?
+    public var tag_name: String?
+    /// Absent for personal tags (type 2).
+    public var tag_id: String?
+    /// 1 corp tag, 2 personal tag, 3 rule-group tag.
+    public var type: Int?
+}
+
+/// The customer object of `get` and `batch/get_by_user`.
+public struct ExternalContact: Codable, Sendable, Hashable {
+    public var external_userid: String
+    public var name: String?
+    public var position: String?
+    public var avatar: String?
+    public var corp_name: String?
+    public var corp_full_name: String?
+    /// 1 WeChat user, 2 WeCom user.
+    public var type: Int?
+    /// 0 unknown, 1 male, 2 female.
+    public var gender: Int?
+    public var unionid: String?
+}
+
+/// Mobiles are strings, but old answers carry numbers; both decode.
+public struct Mobile: Codable, Sendable, Hashable {
+    public var value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            value = text
+        } else {
+            value = String(try container.decode(Int64.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// A follow user as `externalcontact/get` returns it (`follow_user[]`).
+public struct FollowUser: Codable, Sendable, Hashable {
+    public var userid: String
+    public var remark: String?
+    public var description: String?
+    public var createtime: Int64?
+    public var tags: [FollowUserTag]?
+    public var remark_corp_name: String?
+    public var remark_mobiles: [Mobile]?
+    public var oper_userid: String?
+    public var add_way: Int?
+    public var state: String?
+}
+
+/// `externalcontact/get`.
+public struct ExternalContactDetailResponse: Decodable, Sendable, Hashable {
+    public var external_contact: ExternalContact
+    public var follow_user: [FollowUser]?
+    /// Present only when the customer has more than 500 follow users.
+    public var next_cursor: String?
+}
+
+/// `follow_info` of `batch/get_by_user`: one relation, tag ids only.
+public struct FollowInfo: Codable, Sendable, Hashable {
+    public var userid: String
+    public var remark: String?
+    public var description: String?
+    public var createtime: Int64?
+    public var tag_id: [String]?
+    public var remark_corp_name: String?
+    public var remark_mobiles: [Mobile]?
+    public var oper_userid: String?
+    public var add_way: Int?
+    public var state: String?
+}
+
+/// `externalcontact/batch/get_by_user` request.
+public struct BatchGetByUserRequest: Encodable, Sendable, Hashable {
+    public var userid_list: [String]
+    public var cursor: String?
+    public var limit: Int?
+
+    public init(userid_list: [String], cursor: String? = nil, limit: Int? = 100) {
+        self.userid_list = userid_list
+        self.cursor = cursor
+        self.limit = limit
+    }
+}
+
+/// `externalcontact/batch/get_by_user` response: one element per (member, customer) relation.
+public struct BatchGetByUserResponse: Decodable, Sendable, Hashable {
+    public struct Element: Decodable, Sendable, Hashable {
+        public var external_contact: ExternalContact
+        public var follow_info: FollowInfo
+    }
+
+    public struct FailInfo: Decodable, Sendable, Hashable {
+        public var unlicensed_userid_list: [String]?
+    }
+
+    public var external_contact_list: [Element]?
+    /// `""` at the end.
+    public var next_cursor: String?
+    public var fail_info: FailInfo?
+}
+
+/// A corp tag in `get_corp_tag_list` / `add_corp_tag` answers.
+public struct CorpTag: Codable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var create_time: Int64?
+    public var order: UInt32?
+    /// Only on queries by id.
+    public var deleted: Bool?
+}
+
+/// A corp tag group.
+public struct CorpTagGroup: Codable, Sendable, Hashable {
+    public var group_id: String
+    public var group_name: String
+    public var create_time: Int64?
+    public var order: UInt32?
+    public var deleted: Bool?
+    public var tag: [CorpTag]?
+}
+
+/// `externalcontact/get_corp_tag_list` request: both empty means everything; with both, only
+/// `group_id` filters.
+public struct CorpTagListRequest: Encodable, Sendable, Hashable {
+    public var tag_id: [String]?
+    public var group_id: [String]?
+
+    public init(tag_id: [String]? = nil, group_id: [String]? = nil) {
+        self.tag_id = tag_id
+        self.group_id = group_id
+    }
+}
+
+public struct CorpTagListResponse: Decodable, Sendable, Hashable {
+    public var tag_group: [CorpTagGroup]?
+}
+
+/// `externalcontact/add_corp_tag` request. Give `group_id` to add into a group, or `group_name`
+/// to create one (or add to the group of that name). Empty ids are never sent.
+public struct AddCorpTagRequest: Encodable, Sendable, Hashable {
+    public struct NewTag: Encodable, Sendable, Hashable {
+        public var name: String
+        public var order: UInt32?
+
+        public init(name: String, order: UInt32? = nil) {
+            self.name = name
+            self.order = order
+        }
+    }
+
+    public var group_id: String?
+    public var group_name: String?
+    public var order: UInt32?
+    public var tag: [NewTag]
+
+    public init(group_id: String? = nil, group_name: String? = nil, order: UInt32? = nil, tag: [NewTag]) {
+        self.group_id = group_id
+        self.group_name = group_name
+        self.order = order
+        self.tag = tag
+    }
+}
+
+public struct AddCorpTagResponse: Decodable, Sendable, Hashable {
+    public var tag_group: CorpTagGroup
+}
+
+/// `externalcontact/edit_corp_tag`: `id` is a tag or a group id.
+public struct EditCorpTagRequest: Encodable, Sendable, Hashable {
+    public var id: String
+    public var name: String?
+    public var order: UInt32?
+
+    public init(id: String, name: String? = nil, order: UInt32? = nil) {
+        self.id = id
+        self.name = name
+        self.order = order
+    }
+}
+
+/// `externalcontact/del_corp_tag`: not both empty.
+public struct DeleteCorpTagRequest: Encodable, Sendable, Hashable {
+    public var tag_id: [String]?
+    public var group_id: [String]?
+
+    public init(tag_id: [String]? = nil, group_id: [String]? = nil) {
+        self.tag_id = tag_id
+        self.group_id = group_id
+    }
+}
+
+/// `externalcontact/mark_tag`: tags one relation; not both lists empty.
+public struct MarkTagRequest: Encodable, Sendable, Hashable {
+    public var userid: String
+    public var external_userid: String
+    public var add_tag: [String]?
+    public var remove_tag: [String]?
+
+    public init(userid: String, external_userid: String, add_tag: [String]? = nil, remove_tag: [String]? = nil) {
+        self.userid = userid
+        self.external_userid = external_userid
+        self.add_tag = add_tag
+        self.remove_tag = remove_tag
+    }
+}
