@@ -11,8 +11,9 @@ extension WeComClient {
         do {
             return try await get("externalcontact/list", query: [("userid", userid)], as: ExternalContactListResponse.self)
                 .external_userid ?? []
-        } catch where error.errcode == 84061 {
-            return []
+        } catch {
+            if error.errcode == 84061 { return [] }
+            throw error
         }
     }
 

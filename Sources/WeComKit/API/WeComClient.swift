@@ -63,30 +63,20 @@ public final class WeComClient: Sendable {
         var refreshed = false
         while true {
             attempt += 1
-            var token: String?
+            let (outcome, token) = await attemptOnce(path, method: method, query: query, body: body, as: Response.self)
             let failure: PlatformError
-            do {
-                do {
-                    token = try await tokens.current()
-                } catch let error as PlatformError where error.errcode.map(PlatformError.tokenErrors.contains) == true {
-                    // gettoken itself refused the secret or corp: a configuration error, final.
-                    throw PlatformError(error.kind, endpoint: "gettoken")
-                }
-                guard let token else { throw PlatformError(.malformedResponse("no token"), endpoint: "gettoken") }
-                try? await limiter?.acquire(path)
-                let url = Self.url(apiBase, path, [("access_token", token)] + query)
-                let response = try await Self.perform(TransportRequest(method: method, url: url, body: body), path: path, transport: transport)
-                return try Self.decode(response, path: path)
-            } catch let error as PlatformError {
-                failure = error
-            } catch {
-                failure = PlatformError(.transport("\(error)"), endpoint: path)
+            switch outcome {
+            case .success(let response): return response
+            case .failure(let error): failure = error
+            }
+            // gettoken itself refusing the secret or corp is a configuration error: final.
+            if failure.endpoint == "gettoken", let code = failure.errcode, PlatformError.tokenErrors.contains(code) {
+                throw failure
             }
             switch rules.decide(failure, attempt: attempt, tokenRefreshed: refreshed, unitRandom: random()) {
             case .fail:
                 throw failure
             case .refreshToken:
-                if failure.endpoint == "gettoken" { throw failure }
                 refreshed = true
                 if let token { await tokens.invalidate(token) }
             case .retry(let seconds):
@@ -97,6 +87,31 @@ public final class WeComClient: Sendable {
                 }
             }
         }
+    }
+
+    /// One try: a token, a rate-limit slot, the request. Returns the outcome and the token used.
+    private func attemptOnce<Response: Decodable & Sendable>(
+        _ path: String, method: String, query: [(String, String)], body: Data?, as type: Response.Type
+    ) async -> (Result<Response, PlatformError>, String?) {
+        let token: String
+        do {
+            token = try await tokens.current()
+        } catch {
+            return (.failure(Self.platformError(error, endpoint: "gettoken")), nil)
+        }
+        try? await limiter?.acquire(path)
+        do {
+            let url = Self.url(apiBase, path, [("access_token", token)] + query)
+            let response = try await Self.perform(TransportRequest(method: method, url: url, body: body), path: path, transport: transport)
+            let decoded: Response = try Self.decode(response, path: path)
+            return (.success(decoded), token)
+        } catch {
+            return (.failure(Self.platformError(error, endpoint: path)), token)
+        }
+    }
+
+    static func platformError(_ error: any Error, endpoint: String) -> PlatformError {
+        (error as? PlatformError) ?? PlatformError(.transport("\(error)"), endpoint: endpoint)
     }
 
     static func url(_ base: URL, _ path: String, _ query: [(String, String)]) -> URL {

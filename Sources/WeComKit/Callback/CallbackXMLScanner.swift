@@ -185,10 +185,13 @@ struct CallbackXMLScanner {
     /// Reads character data up to the next `<`, decoding entity and character references.
     private mutating func readText(into text: inout [UInt8]) throws(CallbackXMLError) {
         while position < bytes.count, bytes[position] != UInt8(ascii: "<") {
-            let byte = bytes[position]
-            if byte != UInt8(ascii: "&") {
-                text.append(byte)
-                position += 1
+            if bytes[position] != UInt8(ascii: "&") {
+                // Copy a whole run at once: per-byte appends were most of the scanner's cost.
+                let start = position
+                while position < bytes.count, bytes[position] != UInt8(ascii: "<"), bytes[position] != UInt8(ascii: "&") {
+                    position += 1
+                }
+                text += bytes[start..<position]
                 continue
             }
             guard let semicolon = bytes[position...].prefix(12).firstIndex(of: UInt8(ascii: ";")) else {
