@@ -28,6 +28,10 @@ struct IngestBenchmark: AsyncParsableCommand {
     @Flag(help: "Do not run the inbox processor beside the webhook (isolates the webhook's cost).")
     var noProcessor = false
 
+    func validate() throws {
+        guard ["normal", "full"].contains(durability) else { throw ValidationError("--durability is normal or full") }
+    }
+
     func run() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
             throw ValidationError("wrk is required (apt-get install wrk)")

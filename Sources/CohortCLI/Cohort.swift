@@ -36,8 +36,7 @@ struct GlobalOptions: ParsableArguments {
 
     func openDatabase(_ settings: CohortSettings) throws -> CohortDatabase {
         do {
-            return try CohortDatabase(
-                path: settings.database.path, durability: settings.database.durability == .full ? .full : .normal)
+            return try CohortDatabase.open(settings.database)
         } catch {
             printError("\(error)")
             throw ExitCode(1)

@@ -44,9 +44,7 @@ public struct AppDependencies: Sendable {
 
     /// Opens the SQLite store named by the settings.
     public static func live(settings: CohortSettings) throws -> AppDependencies {
-        let database = try CohortDatabase(
-            path: settings.database.path, durability: settings.database.durability == .full ? .full : .normal)
-        return AppDependencies(sqlite: database, settings: settings)
+        AppDependencies(sqlite: try CohortDatabase.open(settings.database), settings: settings)
     }
 
     /// Dependencies over one SQLite database (a file, or in memory for tests).
@@ -54,6 +52,13 @@ public struct AppDependencies: Sendable {
         self.init(
             settings: settings, inbox: SQLiteInboxRepository(database: database), sink: SQLiteInboxCommitter(database: database),
             database: database, handler: handler)
+    }
+}
+
+extension CohortDatabase {
+    /// Opens the SQLite file the settings name, with their durability.
+    public static func open(_ settings: DatabaseSettings) throws -> CohortDatabase {
+        try CohortDatabase(path: settings.path, durability: settings.durability == .full ? .full : .normal)
     }
 }
 

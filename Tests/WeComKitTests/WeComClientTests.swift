@@ -223,6 +223,18 @@ struct WeComEndpointTests {
         #expect(transport.calls("externalcontact/get") == 2)
     }
 
+    @Test func batchOfMoreThanAHundredMembersIsRefusedBeforeSending() async throws {
+        let transport = ScriptedTransport()
+        let ids = (0..<101).map { "u\($0)" }
+        do {
+            _ = try await WeComClientTests.client(transport).batchGetByUser(BatchGetByUserRequest(userid_list: ids))
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.description.contains("101 ids"))
+        }
+        #expect(transport.calls("externalcontact/batch/get_by_user") == 0)
+    }
+
     @Test func batchRowsDecodeWithUnlicensedMembers() async throws {
         let transport = ScriptedTransport()
         transport.script("externalcontact/batch/get_by_user", [

@@ -12,6 +12,8 @@ public struct PlatformError: Error, Hashable, Sendable, CustomStringConvertible 
         case transport(String)
         /// An answer that is not the JSON the endpoint documents.
         case malformedResponse(String)
+        /// A request the platform would refuse, caught before it was sent.
+        case invalidRequest(String)
     }
 
     public var kind: Kind
@@ -39,6 +41,7 @@ public struct PlatformError: Error, Hashable, Sendable, CustomStringConvertible 
         case .http(let status): return "\(endpoint): HTTP \(status)"
         case .transport(let reason): return "\(endpoint): \(reason)"
         case .malformedResponse(let reason): return "\(endpoint): malformed response: \(reason)"
+        case .invalidRequest(let reason): return "\(endpoint): invalid request: \(reason)"
         }
     }
 
@@ -94,7 +97,7 @@ public struct PlatformRetryRules: Hashable, Sendable {
             return status >= 500 ? backoff(attempt, unitRandom) : .fail
         case .transport:
             return backoff(attempt, unitRandom)
-        case .malformedResponse:
+        case .malformedResponse, .invalidRequest:
             return .fail
         }
     }

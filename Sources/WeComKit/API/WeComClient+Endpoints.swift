@@ -33,7 +33,11 @@ extension WeComClient {
 
     /// One page of `batch/get_by_user` for at most 100 members.
     public func batchGetByUser(_ request: BatchGetByUserRequest) async throws(PlatformError) -> BatchGetByUserResponse {
-        precondition(request.userid_list.count <= 100, "batch/get_by_user takes at most 100 userids")
+        guard (1...100).contains(request.userid_list.count) else {
+            throw PlatformError(
+                .invalidRequest("userid_list has \(request.userid_list.count) ids; 1 to 100 are allowed"),
+                endpoint: "externalcontact/batch/get_by_user")
+        }
         return try await post("externalcontact/batch/get_by_user", body: request, as: BatchGetByUserResponse.self)
     }
 

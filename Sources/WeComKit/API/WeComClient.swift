@@ -51,7 +51,7 @@ public final class WeComClient: Sendable {
         do {
             data = try JSONEncoder().encode(body)
         } catch {
-            throw PlatformError(.malformedResponse("cannot encode request: \(error)"), endpoint: path)
+            throw PlatformError(.invalidRequest("cannot encode: \(error)"), endpoint: path)
         }
         return try await call(path, method: "POST", query: [], body: data)
     }
