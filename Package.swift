@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "cohort", targets: ["CohortCLI"]),
         .executable(name: "cohort-bench", targets: ["CohortBench"]),
+        .executable(name: "cohort-sim", targets: ["SimulatorCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -61,6 +62,38 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Full and incremental contact sync: platform reads into the directory port.
+        .target(
+            name: "CohortSync",
+            dependencies: [
+                "CohortCore",
+                "WeComKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A faithful local WeCom for tests, benchmarks and the demo.
+        .target(
+            name: "WeComSimulator",
+            dependencies: [
+                "CohortCore",
+                "WeComKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "SimulatorCLI",
+            dependencies: [
+                "WeComSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hummingbird application, background services, composition root.
         .target(
             name: "CohortServer",
@@ -68,6 +101,7 @@ let package = Package(
                 "CohortCore",
                 "CohortConfig",
                 "CohortStore",
+                "CohortSync",
                 "WeComKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -84,6 +118,8 @@ let package = Package(
                 "CohortConfig",
                 "CohortStore",
                 "CohortServer",
+                "CohortSync",
+                "WeComKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -58,7 +58,8 @@ struct IngestBenchmark: AsyncParsableCommand {
         settings.server.port = 0
         settings.database.path = work.appendingPathComponent("bench.sqlite").path
         settings.database.durability = durability == "full" ? .full : .normal
-        var dependencies = try AppDependencies.live(settings: settings)
+        // The handler does nothing: the benchmark measures the webhook and the inbox alone.
+        var dependencies = AppDependencies(sqlite: try CohortDatabase.open(settings.database), settings: settings)
         dependencies.runsInboxProcessor = !noProcessor
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let port = PortBox()

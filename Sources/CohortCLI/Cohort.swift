@@ -12,7 +12,7 @@ struct Cohort: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Cohort: contact grouping for WeCom customer contacts.",
-        subcommands: [Serve.self, ConfigCommand.self, InboxCommand.self])
+        subcommands: [Serve.self, SyncCommand.self, ContactsCommand.self, ConfigCommand.self, InboxCommand.self])
 }
 
 /// Options every command shares.
@@ -61,7 +61,7 @@ struct Serve: AsyncParsableCommand {
         do {
             // Check every required value before the database file is created.
             try CohortApplication.validateForServe(settings)
-            let dependencies = try AppDependencies.live(settings: settings)
+            let dependencies = try AppDependencies.live(settings: settings, logger: logger)
             let app = try CohortApplication.build(dependencies, logger: logger)
             logger.info(
                 "cohort serving",

@@ -101,6 +101,11 @@ public struct ConfigLoader: Sendable {
                 settings.platform.apiBase = apiBase
             }
         }
+        let rateLimit = platform.mapping("rate_limit")
+        if let value = rateLimit.int("per_minute", in: 1...1_000_000) { settings.platform.perMinuteLimit = value }
+        if let value = rateLimit.int("per_hour", in: 1...100_000_000) { settings.platform.perHourLimit = value }
+        rateLimit.finish()
+        settings.platform.staffNames = platform.stringMap("staff_names")
         for (key, variable) in [("secret", "WECOM_SECRET"), ("corp_secret", "WECOM_SECRET"), ("token", "WECOM_TOKEN"),
             ("aes_key", "WECOM_AES_KEY"), ("encoding_aes_key", "WECOM_AES_KEY")] {
             platform.forbid(key, because: "platform.\(key) is a secret: set \(variable) in the environment instead")
@@ -114,6 +119,10 @@ public struct ConfigLoader: Sendable {
         if let value = inbox.int("poll_interval_ms", in: 10...600_000) { settings.inbox.pollIntervalMilliseconds = value }
         if let value = inbox.int("batch_size", in: 1...10_000) { settings.inbox.batchSize = value }
         inbox.finish()
+
+        let sync = root.mapping("sync")
+        if let value = sync.int("concurrency", in: 1...64) { settings.sync.concurrency = value }
+        sync.finish()
 
         let logging = root.mapping("logging")
         if let level = logging.choice("level", of: LoggingSettings.Level.self) { settings.logging.level = level }

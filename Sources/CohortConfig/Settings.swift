@@ -6,6 +6,7 @@ public struct CohortSettings: Sendable {
     public var database = DatabaseSettings()
     public var platform = PlatformSettings()
     public var inbox = InboxSettings()
+    public var sync = SyncSettings()
     public var logging = LoggingSettings()
     /// Secrets, from environment variables only.
     public var secrets = Secrets()
@@ -42,6 +43,19 @@ public struct PlatformSettings: Sendable, Hashable {
     public var corpID = ""
     /// `platform.api_base`, env `WECOM_API_BASE`: scheme and host; Cohort appends `/cgi-bin/...`.
     public var apiBase = "https://qyapi.weixin.qq.com"
+    /// `platform.rate_limit.per_minute` and `per_hour`: calls per API Cohort allows itself,
+    /// shared by sync, tag writes and sends (the platform's defaults).
+    public var perMinuteLimit = 10_000
+    public var perHourLimit = 150_000
+    /// `platform.staff_names`: display names for staff whose names the app may not read.
+    public var staffNames: [String: String] = [:]
+
+    public init() {}
+}
+
+public struct SyncSettings: Sendable, Hashable {
+    /// `sync.concurrency`: batch/get_by_user chains a full sync runs at once.
+    public var concurrency = 8
 
     public init() {}
 }

@@ -121,6 +121,16 @@ final class MappingReader {
         return value
     }
 
+    /// A mapping of names to strings (e.g. userid to display name).
+    func stringMap(_ key: String) -> [String: String] {
+        let inner = mapping(key)
+        var result: [String: String] = [:]
+        for entry in inner.entries {
+            if let value = inner.string(entry.key) { result[entry.key] = value }
+        }
+        return result
+    }
+
     func bool(_ key: String) -> Bool? {
         guard let node = node(key) else { return nil }
         guard case .scalar = node, let value = node.bool else {

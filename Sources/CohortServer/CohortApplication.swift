@@ -1,6 +1,7 @@
 import CohortConfig
 import CohortCore
 import CohortStore
+import CohortSync
 import Foundation
 import Hummingbird
 import Logging
@@ -42,9 +43,18 @@ public struct AppDependencies: Sendable {
         self.now = now
     }
 
-    /// Opens the SQLite store named by the settings.
-    public static func live(settings: CohortSettings) throws -> AppDependencies {
-        AppDependencies(sqlite: try CohortDatabase.open(settings.database), settings: settings)
+    /// Opens the SQLite store named by the settings; events are applied to the contact
+    /// directory through the platform API (or wait, failing, until WECOM_SECRET is set).
+    public static func live(settings: CohortSettings, logger: Logger) throws -> AppDependencies {
+        let database = try CohortDatabase.open(settings.database)
+        let handler: any InboxEventHandler
+        if let client = try? Platform.client(settings) {
+            handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
+        } else {
+            logger.warning("WECOM_SECRET is not set: callbacks are stored but not applied until it is (then `cohort inbox replay`)")
+            handler = UnconfiguredHandler()
+        }
+        return AppDependencies(sqlite: database, settings: settings, handler: handler)
     }
 
     /// Dependencies over one SQLite database (a file, or in memory for tests).
@@ -52,6 +62,40 @@ public struct AppDependencies: Sendable {
         self.init(
             settings: settings, inbox: SQLiteInboxRepository(database: database), sink: SQLiteInboxCommitter(database: database),
             database: database, handler: handler)
+    }
+}
+
+/// Builds the platform client and the directory repository from settings.
+public enum Platform {
+    /// The API client for the configured corp and secret, with the configured call limits.
+    public static func client(_ settings: CohortSettings, transport: (any PlatformTransport)? = nil) throws(StartupError) -> WeComClient {
+        guard let secret = settings.secrets.wecomSecret else {
+            throw StartupError("WECOM_SECRET is not set: the platform API needs the customer-contact app secret")
+        }
+        guard !settings.platform.corpID.isEmpty else { throw StartupError("WECOM_CORP_ID or platform.corp_id is not set") }
+        guard let base = URL(string: settings.platform.apiBase) else { throw StartupError("platform.api_base is not a URL") }
+        let limiter = RateLimiter(windows: [
+            RateLimiter.Window(seconds: 60, limit: settings.platform.perMinuteLimit),
+            RateLimiter.Window(seconds: 3600, limit: settings.platform.perHourLimit),
+        ])
+        return WeComClient(
+            apiBase: base, corpID: settings.platform.corpID, secret: secret, transport: transport ?? URLSessionTransport(),
+            limiter: limiter)
+    }
+
+    public static func directory(_ database: CohortDatabase, _ settings: CohortSettings) -> SQLiteDirectoryRepository {
+        SQLiteDirectoryRepository(database: database, corpID: settings.platform.corpID)
+    }
+}
+
+/// The handler when the platform API cannot be called: every event fails with the reason, so
+/// it stays in the inbox (retried, then dead-lettered) until an operator sets the secret and
+/// replays it. Nothing is acknowledged that was not done.
+public struct UnconfiguredHandler: InboxEventHandler {
+    public init() {}
+
+    public func handle(_ delivery: InboxDelivery) async throws {
+        throw StartupError("WECOM_SECRET is not set; set it and run `cohort inbox replay` to apply this event")
     }
 }
 

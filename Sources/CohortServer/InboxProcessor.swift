@@ -111,8 +111,8 @@ public struct InboxProcessor: Service {
     }
 }
 
-/// The handler used until contact sync handles events: it accepts every typed event, so the
-/// inbox records them as processed; a later full sync reconciles whatever they changed.
+/// A handler that does nothing, for benchmarks and tests that measure the webhook and inbox
+/// alone. Production wiring (`AppDependencies.live`) never uses it.
 public struct AcknowledgingHandler: InboxEventHandler {
     public init() {}
 

@@ -40,6 +40,97 @@ enum Migrations {
                     CREATE INDEX inbox_open ON inbox (status, id) WHERE status <> 'processed';
                     """)
         }
+        // Contacts, relations and the tag catalogue mirror the platform. Nothing is deleted:
+        // what the platform no longer has gets `ended_at`. Tags belong to a relation.
+        migrator.registerMigration("2026-11-23-directory") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE staff (
+                        corp_id TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        name TEXT,
+                        first_seen_at INTEGER NOT NULL,
+                        ended_at INTEGER,
+                        PRIMARY KEY (corp_id, userid)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE contacts (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        name TEXT,
+                        type INTEGER,
+                        gender INTEGER,
+                        unionid TEXT,
+                        corp_name TEXT,
+                        corp_full_name TEXT,
+                        position TEXT,
+                        avatar TEXT,
+                        first_seen_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        ended_at INTEGER,
+                        PRIMARY KEY (corp_id, external_userid)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE relations (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        remark TEXT,
+                        description TEXT,
+                        createtime INTEGER,
+                        add_way INTEGER,
+                        state TEXT,
+                        oper_userid TEXT,
+                        remark_corp_name TEXT,
+                        remark_mobiles TEXT NOT NULL DEFAULT '',
+                        first_seen_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        ended_at INTEGER,
+                        end_reason TEXT,
+                        PRIMARY KEY (corp_id, external_userid, userid)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX relations_by_staff ON relations (corp_id, userid);
+                    CREATE TABLE relation_tags (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        tag_id TEXT NOT NULL,
+                        PRIMARY KEY (corp_id, external_userid, userid, tag_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX relation_tags_by_tag ON relation_tags (corp_id, tag_id);
+                    CREATE TABLE tag_groups (
+                        corp_id TEXT NOT NULL,
+                        group_id TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        sort_order INTEGER NOT NULL,
+                        create_time INTEGER,
+                        updated_at INTEGER NOT NULL,
+                        deleted_at INTEGER,
+                        PRIMARY KEY (corp_id, group_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE tags (
+                        corp_id TEXT NOT NULL,
+                        tag_id TEXT NOT NULL,
+                        group_id TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        sort_order INTEGER NOT NULL,
+                        create_time INTEGER,
+                        updated_at INTEGER NOT NULL,
+                        deleted_at INTEGER,
+                        PRIMARY KEY (corp_id, tag_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE contact_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        corp_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        chat_id TEXT NOT NULL,
+                        occurred_at INTEGER NOT NULL,
+                        detail TEXT NOT NULL,
+                        recorded_at INTEGER NOT NULL,
+                        UNIQUE (corp_id, kind, external_userid, userid, chat_id, occurred_at, detail)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -11,12 +11,42 @@ public struct MessageText: Codable, Sendable, Hashable {
 
 /// One attachment; `msgtype` names the object that is present.
 public struct MessageAttachment: Codable, Sendable, Hashable {
+    public init(
+        msgtype: String, image: Image? = nil, link: Link? = nil, miniprogram: MiniProgram? = nil, video: Media? = nil,
+        file: Media? = nil
+    ) {
+        self.msgtype = msgtype
+        self.image = image
+        self.link = link
+        self.miniprogram = miniprogram
+        self.video = video
+        self.file = file
+    }
+
     public struct Image: Codable, Sendable, Hashable {
+        public init(media_id: String?, pic_url: String? = nil) {
+            self.media_id = media_id
+            self.pic_url = pic_url
+        }
+
         public var media_id: String?
         public var pic_url: String?
     }
 
     public struct Link: Codable, Sendable, Hashable {
+
+        public init(title: String, picurl: String? = nil, desc: String? = nil, url: String) {
+
+            self.title = title
+
+            self.picurl = picurl
+
+            self.desc = desc
+
+            self.url = url
+
+        }
+
         public var title: String
         public var picurl: String?
         public var desc: String?
@@ -24,6 +54,19 @@ public struct MessageAttachment: Codable, Sendable, Hashable {
     }
 
     public struct MiniProgram: Codable, Sendable, Hashable {
+
+        public init(title: String, pic_media_id: String, appid: String, page: String) {
+
+            self.title = title
+
+            self.pic_media_id = pic_media_id
+
+            self.appid = appid
+
+            self.page = page
+
+        }
+
         public var title: String
         public var pic_media_id: String
         public var appid: String
@@ -31,6 +74,9 @@ public struct MessageAttachment: Codable, Sendable, Hashable {
     }
 
     public struct Media: Codable, Sendable, Hashable {
+
+        public init(media_id: String) { self.media_id = media_id }
+
         public var media_id: String
     }
 
@@ -43,7 +89,7 @@ public struct MessageAttachment: Codable, Sendable, Hashable {
 }
 
 /// `externalcontact/add_msg_template` request for customers (`chat_type` single).
-public struct AddMessageTemplateRequest: Encodable, Sendable, Hashable {
+public struct AddMessageTemplateRequest: Codable, Sendable, Hashable {
     public var chat_type: String
     public var external_userid: [String]
     public var sender: String
@@ -61,14 +107,23 @@ public struct AddMessageTemplateRequest: Encodable, Sendable, Hashable {
     }
 }
 
-public struct AddMessageTemplateResponse: Decodable, Sendable, Hashable {
+public struct AddMessageTemplateResponse: Codable, Sendable, Hashable {
+
+    public init(fail_list: [String]?, msgid: String?) {
+
+        self.fail_list = fail_list
+
+        self.msgid = msgid
+
+    }
+
     /// Ids that are invalid or cannot be sent to.
     public var fail_list: [String]?
     public var msgid: String?
 }
 
 /// `externalcontact/get_groupmsg_list_v2` request: `start_time`…`end_time` spans at most a month.
-public struct GroupMessageListRequest: Encodable, Sendable, Hashable {
+public struct GroupMessageListRequest: Codable, Sendable, Hashable {
     public var chat_type: String
     public var start_time: Int64
     public var end_time: Int64
@@ -89,8 +144,25 @@ public struct GroupMessageListRequest: Encodable, Sendable, Hashable {
     }
 }
 
-public struct GroupMessageListResponse: Decodable, Sendable, Hashable {
-    public struct Message: Decodable, Sendable, Hashable {
+public struct GroupMessageListResponse: Codable, Sendable, Hashable {
+
+    public init(group_msg_list: [Message]?, next_cursor: String?) {
+
+        self.group_msg_list = group_msg_list
+
+        self.next_cursor = next_cursor
+
+    }
+
+    public struct Message: Codable, Sendable, Hashable {
+        public init(msgid: String, creator: String?, create_time: Int64?, create_type: Int?, text: MessageText?) {
+            self.msgid = msgid
+            self.creator = creator
+            self.create_time = create_time
+            self.create_type = create_type
+            self.text = text
+        }
+
         public var msgid: String
         /// Absent for API-created tasks.
         public var creator: String?
@@ -105,7 +177,7 @@ public struct GroupMessageListResponse: Decodable, Sendable, Hashable {
 }
 
 /// `get_groupmsg_task` and `get_groupmsg_send_result` paging requests.
-public struct GroupMessageTaskRequest: Encodable, Sendable, Hashable {
+public struct GroupMessageTaskRequest: Codable, Sendable, Hashable {
     public var msgid: String
     public var userid: String?
     public var limit: Int?
@@ -119,8 +191,23 @@ public struct GroupMessageTaskRequest: Encodable, Sendable, Hashable {
     }
 }
 
-public struct GroupMessageTaskResponse: Decodable, Sendable, Hashable {
-    public struct Task: Decodable, Sendable, Hashable {
+public struct GroupMessageTaskResponse: Codable, Sendable, Hashable {
+
+    public init(task_list: [Task]?, next_cursor: String?) {
+
+        self.task_list = task_list
+
+        self.next_cursor = next_cursor
+
+    }
+
+    public struct Task: Codable, Sendable, Hashable {
+        public init(userid: String, status: Int, send_time: Int64?) {
+            self.userid = userid
+            self.status = status
+            self.send_time = send_time
+        }
+
         public var userid: String
         /// 0 not sent, 2 sent.
         public var status: Int
@@ -131,8 +218,25 @@ public struct GroupMessageTaskResponse: Decodable, Sendable, Hashable {
     public var next_cursor: String?
 }
 
-public struct GroupMessageSendResultResponse: Decodable, Sendable, Hashable {
-    public struct Recipient: Decodable, Sendable, Hashable {
+public struct GroupMessageSendResultResponse: Codable, Sendable, Hashable {
+
+    public init(send_list: [Recipient]?, next_cursor: String?) {
+
+        self.send_list = send_list
+
+        self.next_cursor = next_cursor
+
+    }
+
+    public struct Recipient: Codable, Sendable, Hashable {
+        public init(external_userid: String?, chat_id: String? = nil, userid: String?, status: Int, send_time: Int64?) {
+            self.external_userid = external_userid
+            self.chat_id = chat_id
+            self.userid = userid
+            self.status = status
+            self.send_time = send_time
+        }
+
         public var external_userid: String?
         public var chat_id: String?
         public var userid: String?
@@ -146,7 +250,7 @@ public struct GroupMessageSendResultResponse: Decodable, Sendable, Hashable {
 }
 
 /// `remind_groupmsg_send` and `cancel_groupmsg_send`.
-public struct MessageIDRequest: Encodable, Sendable, Hashable {
+public struct MessageIDRequest: Codable, Sendable, Hashable {
     public var msgid: String
 
     public init(msgid: String) {
@@ -155,7 +259,7 @@ public struct MessageIDRequest: Encodable, Sendable, Hashable {
 }
 
 /// `externalcontact/send_welcome_msg`: the code lives 20 s and works once.
-public struct WelcomeMessageRequest: Encodable, Sendable, Hashable {
+public struct WelcomeMessageRequest: Codable, Sendable, Hashable {
     public var welcome_code: String
     public var text: MessageText?
     public var attachments: [MessageAttachment]?

@@ -1,5 +1,10 @@
 /// Typed calls to the customer-contact endpoints, with the paging and quirks of the spec.
 extension WeComClient {
+    /// A staff member's record (for the display name).
+    public func user(_ userid: String) async throws(PlatformError) -> UserGetResponse {
+        try await get("user/get", query: [("userid", userid)], as: UserGetResponse.self)
+    }
+
     /// Members with customer contact enabled, in the app's visible range.
     public func followUserList() async throws(PlatformError) -> [String] {
         try await get("externalcontact/get_follow_user_list", as: FollowUserListResponse.self).follow_user ?? []

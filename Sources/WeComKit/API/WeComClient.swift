@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Calls the WeCom server API for one (corp, secret) pair: token cache, the platform's error
 /// rules (retries, 45009 blocks, token refresh), the shared rate limiter. Requests and answers
@@ -16,6 +17,7 @@ public final class WeComClient: Sendable {
     private let sleep: Sleep
     private let random: @Sendable () -> Double
     public let tokens: AccessTokenCache
+    private let calls = Mutex<[String: Int]>([:])
 
     public init(
         apiBase: URL, corpID: String, secret: String, transport: any PlatformTransport,
@@ -35,6 +37,9 @@ public final class WeComClient: Sendable {
         let fetchToken = Self.tokenFetcher(apiBase: apiBase, corpID: corpID, secret: secret, transport: transport)
         self.tokens = AccessTokenCache(now: now, fetch: fetchToken)
     }
+
+    /// Requests sent per endpoint path (attempts, so retries count), gettoken not included.
+    public var callCounts: [String: Int] { calls.withLock { $0 } }
 
     /// `GET /cgi-bin/<path>?access_token=…&<query>`.
     public func get<Response: Decodable & Sendable>(
@@ -100,6 +105,7 @@ public final class WeComClient: Sendable {
             return (.failure(Self.platformError(error, endpoint: "gettoken")), nil)
         }
         try? await limiter?.acquire(path)
+        calls.withLock { $0[path, default: 0] += 1 }
         do {
             let url = Self.url(apiBase, path, [("access_token", token)] + query)
             let response = try await Self.perform(TransportRequest(method: method, url: url, body: body), path: path, transport: transport)
