@@ -148,6 +148,7 @@ let package = Package(
             dependencies: [
                 "CohortCore",
                 "WeComKit",
+                "WeComSimulator",
             ],
             swiftSettings: swiftSettings
         ),
@@ -165,6 +166,16 @@ let package = Package(
             name: "WeComKitTests",
             dependencies: ["CohortCore", "WeComKit", "CohortTesting"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WeComSimulatorTests",
+            dependencies: ["CohortCore", "WeComKit", "WeComSimulator", "CohortTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortSyncTests",
+            dependencies: ["CohortCore", "CohortStore", "CohortSync", "WeComKit", "WeComSimulator", "CohortTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

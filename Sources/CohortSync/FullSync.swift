@@ -150,7 +150,15 @@ public struct FullSync: Sendable {
         var cursor: String?
         var seen: Set<String> = []
         repeat {
-            let page = try await client.batchGetByUser(BatchGetByUserRequest(userid_list: userids, cursor: cursor, limit: 100))
+            let page: BatchGetByUserResponse
+            do {
+                page = try await client.batchGetByUser(BatchGetByUserRequest(userid_list: userids, cursor: cursor, limit: 100))
+            } catch {
+                // Every member of this chain lacks an interop licence: the same as each being
+                // listed in fail_info, so their relations are kept, not ended.
+                if error.errcode == 701008 && cursor == nil { return .rows([], unlicensed: Set(userids)) }
+                throw error
+            }
             let elements = page.external_contact_list ?? []
             rows += elements
             unlicensed.formUnion(page.fail_info?.unlicensed_userid_list ?? [])

@@ -152,10 +152,11 @@ extension WeComSimulator {
         case .editContact:
             let userid = try need(action.userid, "userid")
             let external = try need(action.external_userid, "external_userid")
+            let liveTags = Set(corp.tags.values.filter { !$0.deleted }.map(\.id))
             let changed = corp.update(userid, external) { relation in
                 if let remark = action.remark { relation.remark = remark }
                 relation.tagIDs.removeAll { (action.remove_tag ?? []).contains($0) }
-                for id in action.add_tag ?? [] where !relation.tagIDs.contains(id) && corp.tags[id]?.deleted == false { relation.tagIDs.append(id) }
+                for id in action.add_tag ?? [] where !relation.tagIDs.contains(id) && liveTags.contains(id) { relation.tagIDs.append(id) }
             }
             guard changed else { throw ConsoleActionError(description: "\(userid) does not follow \(external)") }
             resultID = external
