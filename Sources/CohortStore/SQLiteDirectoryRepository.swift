@@ -6,12 +6,13 @@ import GRDB
 ///
 /// Upserts only touch rows whose values differ (the `WHERE` of each `ON CONFLICT` clause), so
 /// writing what is already stored changes nothing and costs no WAL pages. Large change sets are
-/// written in transactions of `batchSize` rows, so the webhook's commits are never held up
-/// behind one huge transaction.
+/// written in transactions of `batchSize` rows, so the webhook's commits wait at most one such
+/// transaction (about 0.1 s at 5,000 rows); smaller transactions made a first sync of 100,000
+/// contacts a third slower (docs/PERFORMANCE.md).
 public struct SQLiteDirectoryRepository: DirectoryRepository {
     private let writer: any DatabaseWriter
     public let corpID: String
-    public var batchSize = 1_000
+    public var batchSize = 5_000
 
     public init(database: CohortDatabase, corpID: String) {
         self.writer = database.writer
@@ -28,9 +29,19 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
                 let member = StaffMember(userID: row["userid"], name: row["name"])
                 state.staff[member.userID] = member
             }
-            let contacts = try Row.fetchCursor(db, sql: "SELECT * FROM contacts WHERE corp_id = ? AND ended_at IS NULL", arguments: [corpID])
+            // Columns by position: this reads every live row, and name lookups cost more than the rows.
+            let contacts = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT external_userid, name, type, gender, unionid, corp_name, corp_full_name, position, avatar
+                    FROM contacts WHERE corp_id = ? AND ended_at IS NULL
+                    """,
+                arguments: [corpID])
+            state.contacts.reserveCapacity(100_000)
             while let row = try contacts.next() {
-                let contact = Self.contact(row)
+                let contact = Contact(
+                    externalUserID: row[0], name: row[1], type: row[2], gender: row[3], unionID: row[4], corpName: row[5],
+                    corpFullName: row[6], position: row[7], avatar: row[8])
                 state.contacts[contact.externalUserID] = contact
             }
             var tagsByRelation: [RelationKey: [String]] = [:]
@@ -39,9 +50,20 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
             while let row = try tagRows.next() {
                 tagsByRelation[RelationKey(externalUserID: row[0], userID: row[1]), default: []].append(row[2])
             }
-            let relations = try Row.fetchCursor(db, sql: "SELECT * FROM relations WHERE corp_id = ? AND ended_at IS NULL", arguments: [corpID])
+            let relations = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT external_userid, userid, remark, description, createtime, add_way, state, oper_userid,
+                        remark_corp_name, remark_mobiles
+                    FROM relations WHERE corp_id = ? AND ended_at IS NULL
+                    """,
+                arguments: [corpID])
             while let row = try relations.next() {
-                var relation = Self.relation(row)
+                let mobiles: String = row[9] ?? ""
+                var relation = Relation(
+                    externalUserID: row[0], userID: row[1], remark: row[2], description: row[3], createTime: row[4],
+                    addWay: row[5], state: row[6], operUserID: row[7], remarkCorpName: row[8],
+                    remarkMobiles: mobiles.isEmpty ? [] : mobiles.split(separator: ",").map(String.init))
                 relation.tagIDs = (tagsByRelation[relation.key] ?? []).sorted()
                 state.relations[relation.key] = relation
             }
@@ -139,9 +161,18 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
                 try chunk.reduce(0) { $0 + (try Self.upsertContact($1, db: db, corpID: corpID, now: now)) }
             }
         }
-        for chunk in (changes.relationsAdded + changes.relationsUpdated).chunked(batchSize) {
+        // The diff knows each relation's stored tags: added relations have none (an ended
+        // relation keeps no tag rows), updated ones had the new tags minus the added plus the
+        // removed. Passing them spares a read per relation.
+        let tagChanges = Dictionary(changes.relationTagChanges.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let upserts = changes.relationsAdded.map { ($0, [String]()) }
+            + changes.relationsUpdated.map { relation -> (Relation, [String]) in
+                guard let change = tagChanges[relation.key] else { return (relation, relation.tagIDs) }
+                return (relation, Set(relation.tagIDs).subtracting(change.added).union(change.removed).sorted())
+            }
+        for chunk in upserts.chunked(batchSize) {
             changed += try await writer.write { db in
-                try chunk.reduce(0) { $0 + (try Self.upsertRelation($1, db: db, corpID: corpID, now: now)) }
+                try chunk.reduce(0) { $0 + (try Self.upsertRelation($1.0, storedTags: $1.1, db: db, corpID: corpID, now: now)) }
             }
         }
         for chunk in changes.relationsEnded.chunked(batchSize) {
@@ -153,7 +184,9 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
                             WHERE corp_id = ? AND external_userid = ? AND userid = ? AND ended_at IS NULL
                             """
                     ).execute(arguments: [now, now, corpID, key.externalUserID, key.userID])
-                    return total + db.changesCount
+                    let ended = db.changesCount
+                    try Self.dropTags(key, db: db, corpID: corpID)
+                    return total + ended
                 }
             }
         }
@@ -196,6 +229,7 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
                     """,
                 arguments: [endedAt, reason, now, corpID, key.externalUserID, key.userID, eventTime])
             guard db.changesCount > 0 else { return false }
+            try Self.dropTags(key, db: db, corpID: corpID)
             // A customer no staff member follows any more is gone too.
             try db.execute(
                 sql: """
@@ -321,7 +355,15 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
         return db.changesCount
     }
 
-    private static func upsertRelation(_ relation: Relation, db: Database, corpID: String, now: Int64) throws -> Int {
+    /// An ended relation carries no tags on the platform, so it keeps no tag rows.
+    private static func dropTags(_ key: RelationKey, db: Database, corpID: String) throws {
+        try db.cachedStatement(sql: "DELETE FROM relation_tags WHERE corp_id = ? AND external_userid = ? AND userid = ?")
+            .execute(arguments: [corpID, key.externalUserID, key.userID])
+    }
+
+    /// Upserts a relation and makes its tag rows equal to its tags. `storedTags` are the tag
+    /// rows the caller knows are stored; nil reads them.
+    private static func upsertRelation(_ relation: Relation, storedTags: [String]? = nil, db: Database, corpID: String, now: Int64) throws -> Int {
         try db.cachedStatement(
             sql: """
                 INSERT INTO relations (corp_id, external_userid, userid, remark, description, createtime, add_way, state,
@@ -342,10 +384,12 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
             relation.remarkMobiles.joined(separator: ","), now, now,
         ])
         var changed = db.changesCount
-        let current = try String.fetchAll(
-            db.cachedStatement(
-                sql: "SELECT tag_id FROM relation_tags WHERE corp_id = ? AND external_userid = ? AND userid = ? ORDER BY tag_id"),
-            arguments: [corpID, relation.externalUserID, relation.userID])
+        let current =
+            try storedTags
+            ?? String.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT tag_id FROM relation_tags WHERE corp_id = ? AND external_userid = ? AND userid = ? ORDER BY tag_id"),
+                arguments: [corpID, relation.externalUserID, relation.userID])
         if current != relation.tagIDs {
             let currentSet = Set(current)
             let wanted = Set(relation.tagIDs)

@@ -26,6 +26,10 @@ public struct SyncReport: Sendable {
     /// Rows the store changed (0 when the platform did not change).
     public var rowsChanged: Int
     public var seconds: Double
+    /// Reading the platform, comparing with the store, writing the changes.
+    public var fetchSeconds: Double
+    public var compareSeconds: Double
+    public var writeSeconds: Double
 }
 
 /// Why a sync stopped without writing.
@@ -69,15 +73,24 @@ public struct FullSync: Sendable {
     /// Fetches, compares and writes the difference.
     public func run() async throws -> SyncReport {
         let started = now()
+        let clock = ContinuousClock()
+        let fetchStart = clock.now
+        // The store is read while the platform is: the read runs on its own connection.
+        async let stored = repository.state()
         let snapshot = try await fetch()
-        let changes = DirectoryDiff.changes(from: try await repository.state(), to: snapshot)
+        let state = try await stored
+        let compareStart = clock.now
+        let changes = DirectoryDiff.changes(from: state, to: snapshot)
         progress?(SyncProgress(phase: .writing, done: 0, total: 1))
+        let writeStart = clock.now
         let rows = try await repository.apply(changes, at: now())
+        let writeEnd = clock.now
         progress?(SyncProgress(phase: .writing, done: 1, total: 1))
         let report = SyncReport(
             staff: snapshot.staff.count, unlicensedStaff: snapshot.unlicensedStaff.sorted(), contacts: snapshot.contacts.count,
             relations: snapshot.relations.count, tags: snapshot.tagGroups.reduce(0) { $0 + $1.tags.count }, changes: changes,
-            rowsChanged: rows, seconds: now().timeIntervalSince(started))
+            rowsChanged: rows, seconds: now().timeIntervalSince(started), fetchSeconds: Self.seconds(compareStart - fetchStart),
+            compareSeconds: Self.seconds(writeStart - compareStart), writeSeconds: Self.seconds(writeEnd - writeStart))
         logger.info(
             "sync finished",
             metadata: [
@@ -87,9 +100,15 @@ public struct FullSync: Sendable {
         return report
     }
 
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// Fetches and compares; writes nothing.
     public func check() async throws -> DirectoryChanges {
-        DirectoryDiff.changes(from: try await repository.state(), to: try await fetch())
+        async let stored = repository.state()
+        let snapshot = try await fetch()
+        return DirectoryDiff.changes(from: try await stored, to: snapshot)
     }
 
     /// One complete pass over the platform: staff, tag catalogue, every relation.

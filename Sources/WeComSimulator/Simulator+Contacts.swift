@@ -74,15 +74,13 @@ extension WeComSimulator {
             userIndex = fields[0]
             offset = fields[1]
         }
-        var rows: [BatchGetByUserResponse.Element] = []
+        var rows: [Data] = []
         rows.reserveCapacity(limit)
         while userIndex < listed.count && rows.count < limit {
             let userid = listed[userIndex]
             let ids = corp.listing[userid] ?? []
             while offset < ids.count && rows.count < limit {
-                if let relation = corp.relation(userid, ids[offset]), let customer = corp.customers[relation.externalUserID] {
-                    rows.append(BatchGetByUserResponse.Element(external_contact: externalContact(customer), follow_info: followInfo(relation)))
-                }
+                if let row = encodedRow(userid, ids[offset]) { rows.append(row) }
                 offset += 1
             }
             if offset >= ids.count {
@@ -103,10 +101,40 @@ extension WeComSimulator {
             probeOffset = 0
         }
         let next = more ? Self.makeCursor(kind: "b", scope: scope, [userIndex, offset]) : ""
-        return Self.answer(
-            BatchGetByUserResponse(
-                external_contact_list: rows, next_cursor: next,
-                fail_info: unlicensed.isEmpty ? nil : BatchGetByUserResponse.FailInfo(unlicensed_userid_list: unlicensed)))
+        var answer = Data(#"{"errcode":0,"errmsg":"ok","external_contact_list":["#.utf8)
+        for (index, row) in rows.enumerated() {
+            if index > 0 { answer.append(UInt8(ascii: ",")) }
+            answer.append(row)
+        }
+        answer.append(contentsOf: Array(#"],"next_cursor":""#.utf8))
+        answer.append(contentsOf: Array(next.utf8))
+        answer.append(UInt8(ascii: "\""))
+        if !unlicensed.isEmpty {
+            let failInfo = (try? JSONEncoder().encode(BatchGetByUserResponse.FailInfo(unlicensed_userid_list: unlicensed))) ?? Data("{}".utf8)
+            answer.append(contentsOf: Array(#","fail_info":"#.utf8))
+            answer.append(failInfo)
+        }
+        answer.append(UInt8(ascii: "}"))
+        return Answer(data: answer)
+    }
+
+    /// One batch row (customer and relation) as JSON, encoded once until the corp changes.
+    func encodedRow(_ userid: String, _ externalUserID: String) -> Data? {
+        let key = userid + "\u{0}" + externalUserID
+        if let cached = encodedRows[key] { return cached }
+        guard let relation = corp.relation(userid, externalUserID), let customer = corp.customers[externalUserID] else { return nil }
+        let element = BatchGetByUserResponse.Element(external_contact: externalContact(customer), follow_info: followInfo(relation))
+        guard let data = try? rowEncoder.encode(element) else { return nil }
+        encodedRows[key] = data
+        return data
+    }
+
+    /// Encodes every batch row ahead of time, so benchmarks time Cohort rather than the
+    /// simulator's first pass.
+    public func prepareRows() {
+        for (userid, ids) in corp.listing {
+            for id in ids { _ = encodedRow(userid, id) }
+        }
     }
 
     func externalContact(_ customer: SimCustomer) -> ExternalContact {

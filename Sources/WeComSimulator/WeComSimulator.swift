@@ -71,7 +71,14 @@ public struct SimulatorResponse: Sendable {
 /// paging and quirks; faults on demand; callbacks for console actions; an inspection log.
 public actor WeComSimulator {
     public let configuration: SimulatorConfiguration
-    public internal(set) var corp: SimCorp
+    public internal(set) var corp: SimCorp {
+        // Any change to the corp may change any row: drop the encoded rows.
+        didSet { encodedRows.removeAll(keepingCapacity: true) }
+    }
+    /// batch/get_by_user rows already encoded, by "userid\u{0}external_userid": a full sync
+    /// of a large corp otherwise spends most of the simulator's time in JSONEncoder.
+    var encodedRows: [String: Data] = [:]
+    let rowEncoder = JSONEncoder()
     let now: @Sendable () -> Date
     var random: SeededRandom
 

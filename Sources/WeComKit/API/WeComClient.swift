@@ -146,22 +146,32 @@ public final class WeComClient: Sendable {
         var errmsg: String?
     }
 
+    /// The status and the body from one parse of the document: large pages (batch/get_by_user)
+    /// cost most of a sync's client time in JSON, so the answer is read once, not twice.
+    private struct Envelope<Response: Decodable>: Decodable {
+        var status: Status
+        var response: Result<Response, any Error>
+
+        init(from decoder: any Decoder) throws {
+            status = try Status(from: decoder)
+            response = Result { try Response(from: decoder) }
+        }
+    }
+
     /// An HTTP 200 with `errcode != 0` is an error; otherwise the body decodes as `Response`.
     static func decode<Response: Decodable>(_ response: TransportResponse, path: String) throws(PlatformError) -> Response {
-        let decoder = JSONDecoder()
-        let status: Status
+        let envelope: Envelope<Response>
         do {
-            status = try decoder.decode(Status.self, from: response.body)
+            envelope = try JSONDecoder().decode(Envelope<Response>.self, from: response.body)
         } catch {
             throw PlatformError(.malformedResponse("not JSON"), endpoint: path)
         }
-        if let code = status.errcode, code != 0 {
-            throw PlatformError(.api(errcode: code, errmsg: status.errmsg ?? ""), endpoint: path)
+        if let code = envelope.status.errcode, code != 0 {
+            throw PlatformError(.api(errcode: code, errmsg: envelope.status.errmsg ?? ""), endpoint: path)
         }
-        do {
-            return try decoder.decode(Response.self, from: response.body)
-        } catch {
-            throw PlatformError(.malformedResponse("\(error)"), endpoint: path)
+        switch envelope.response {
+        case .success(let value): return value
+        case .failure(let error): throw PlatformError(.malformedResponse("\(error)"), endpoint: path)
         }
     }
 
