@@ -30,10 +30,12 @@ public struct SimulatorFault: Codable, Sendable, Hashable {
     public var rate: Double?
     /// How many matching calls are faulted (then the fault is spent).
     public var count: Int?
+    /// Matching calls to let through before the fault starts.
+    public var after: Int?
 
     public init(
         kind: Kind, endpoint: String? = nil, errcode: Int? = nil, status: Int? = nil, latency_ms: Int? = nil,
-        rate: Double? = nil, count: Int? = nil
+        rate: Double? = nil, count: Int? = nil, after: Int? = nil
     ) {
         self.kind = kind
         self.endpoint = endpoint
@@ -42,10 +44,11 @@ public struct SimulatorFault: Codable, Sendable, Hashable {
         self.latency_ms = latency_ms
         self.rate = rate
         self.count = count
+        self.after = after
     }
 
-    public static func errcode(_ code: Int, endpoint: String? = nil, rate: Double? = nil, count: Int? = nil) -> Self {
-        Self(kind: .errcode, endpoint: endpoint, errcode: code, rate: rate, count: count)
+    public static func errcode(_ code: Int, endpoint: String? = nil, rate: Double? = nil, count: Int? = nil, after: Int? = nil) -> Self {
+        Self(kind: .errcode, endpoint: endpoint, errcode: code, rate: rate, count: count, after: after)
     }
 
     public static func http(_ status: Int, endpoint: String? = nil, rate: Double? = nil, count: Int? = nil) -> Self {

@@ -156,6 +156,10 @@ public actor WeComSimulator {
         }
         // Faults first: they stand for the network and the platform's bad moments.
         for index in faults.indices where faults[index].matches(request.path) {
+            if let after = faults[index].after, after > 0 {
+                faults[index].after = after - 1
+                continue
+            }
             let fault = faults[index]
             let fires: Bool
             if let count = fault.count {

@@ -79,6 +79,29 @@ import WeComSimulator
         #expect(try await repository.state() == before)
     }
 
+    @Test func aPassThatFailsHalfWayWritesNothing() async throws {
+        var corp = SimCorps.corp(relationsPerStaff: [150, 2])
+        let platform = SimulatedPlatform(corp: corp)
+        let repository = try repository()
+        _ = try await makeSync(platform, repository).run()
+        let edited = corp.listing["u0"]![0]
+        let removed = corp.listing["u1"]![0]
+        _ = corp.update("u0", edited) { $0.remark = "changed" }
+        corp.remove("u1", removed)
+        await platform.simulator.replaceCorp(corp)
+        // One chain: the first page (u0's first 100, with the edit) arrives, the second call fails for good.
+        await platform.simulator.addFault(.errcode(48002, endpoint: "externalcontact/batch/get_by_user", count: 1, after: 1))
+        let sync = FullSync(client: platform.client(), repository: repository, concurrency: 1, now: { Self.syncTime })
+        await #expect(throws: PlatformError.self) { try await sync.run() }
+        let state = try await repository.state()
+        #expect(state.relations[RelationKey(externalUserID: edited, userID: "u0")]?.remark != "changed")
+        #expect(state.relations[RelationKey(externalUserID: removed, userID: "u1")] != nil)
+        // The next complete pass writes both.
+        let report = try await sync.run()
+        #expect(report.changes.relationsEnded == [RelationKey(externalUserID: removed, userID: "u1")])
+        #expect(report.changes.relationsUpdated.map(\.key) == [RelationKey(externalUserID: edited, userID: "u0")])
+    }
+
     @Test func relationsNoLongerSeenAreEndedNotDeletedAndUnlicensedStaffKeepTheirs() async throws {
         var corp = SimCorps.corp(relationsPerStaff: [3, 2])
         let platform = SimulatedPlatform(corp: corp)

@@ -85,13 +85,6 @@ public struct Relation: Sendable, Hashable, Codable {
     }
 
     public var key: RelationKey { RelationKey(externalUserID: externalUserID, userID: userID) }
-
-    /// The same relation with its notes, tags and origin but no tags: what changed besides tags.
-    var withoutTags: Relation {
-        var copy = self
-        copy.tagIDs = []
-        return copy
-    }
 }
 
 /// A corp tag in the platform catalogue.

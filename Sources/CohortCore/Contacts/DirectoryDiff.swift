@@ -52,6 +52,37 @@ public struct RelationTagChange: Sendable, Hashable, Codable {
     }
 }
 
+extension DirectoryChanges {
+    /// Adds `contact` as added or updated if it differs from what is stored.
+    public mutating func record(_ contact: Contact, stored: Contact?) {
+        if let stored {
+            if stored != contact { contactsUpdated.append(contact) }
+        } else {
+            contactsAdded.append(contact)
+        }
+    }
+
+    /// Adds `relation` as added, or as updated (with its tag change) if it differs from what
+    /// is stored.
+    public mutating func record(_ relation: Relation, stored: Relation?) {
+        guard let stored else {
+            relationsAdded.append(relation)
+            return
+        }
+        if relation != stored { relationsUpdated.append(relation) }
+        if relation.tagIDs != stored.tagIDs {
+            let before = Set(stored.tagIDs)
+            let after = Set(relation.tagIDs)
+            relationTagChanges.append(
+                RelationTagChange(key: relation.key, added: after.subtracting(before).sorted(), removed: before.subtracting(after).sorted()))
+        }
+    }
+
+    /// Upserts of contacts and relations, the part of a sync that may be written before the
+    /// pass is complete.
+    public var upsertCount: Int { contactsAdded.count + contactsUpdated.count + relationsAdded.count + relationsUpdated.count }
+}
+
 public enum DirectoryDiff {
     /// The changes that make `state` equal to what a complete pass saw in `snapshot`.
     ///
@@ -74,33 +105,15 @@ public enum DirectoryDiff {
         }
         changes.staffEnded = state.staff.keys.filter { !seenStaff.contains($0) && !kept.contains($0) }.sorted()
 
-        for (id, contact) in snapshot.contacts {
-            if let stored = state.contacts[id] {
-                if stored != contact { changes.contactsUpdated.append(contact) }
-            } else {
-                changes.contactsAdded.append(contact)
-            }
-        }
+        for contact in snapshot.contacts.values { changes.record(contact, stored: state.contacts[contact.externalUserID]) }
         var contactsKept: Set<String> = []
-        for (key, relation) in state.relations {
-            if let seen = snapshot.relations[key] {
-                if seen.withoutTags != relation.withoutTags || seen.tagIDs != relation.tagIDs {
-                    changes.relationsUpdated.append(seen)
-                }
-                if seen.tagIDs != relation.tagIDs {
-                    let before = Set(relation.tagIDs)
-                    let after = Set(seen.tagIDs)
-                    changes.relationTagChanges.append(
-                        RelationTagChange(key: key, added: after.subtracting(before).sorted(), removed: before.subtracting(after).sorted()))
-                }
-            } else if kept.contains(key.userID) {
+        for (key, relation) in snapshot.relations { changes.record(relation, stored: state.relations[key]) }
+        for key in state.relations.keys where snapshot.relations[key] == nil {
+            if kept.contains(key.userID) {
                 contactsKept.insert(key.externalUserID)
             } else {
                 changes.relationsEnded.append(key)
             }
-        }
-        for (key, relation) in snapshot.relations where state.relations[key] == nil {
-            changes.relationsAdded.append(relation)
         }
         changes.contactsEnded = state.contacts.keys.filter { snapshot.contacts[$0] == nil && !contactsKept.contains($0) }.sorted()
 
