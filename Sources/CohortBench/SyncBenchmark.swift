@@ -20,6 +20,7 @@ struct SyncBenchmark: AsyncParsableCommand {
     @Option(help: "Customers.") var contacts = 100_000
     @Option(help: "Dataset seed.") var seed: UInt64 = 42
     @Option(help: "batch/get_by_user chains at once.") var concurrency = 8
+    @Flag(help: "Use an in-memory database (separates SQLite's I/O from its CPU).") var inMemory = false
 
     func run() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-bench-sync-\(UUID().uuidString)")
@@ -42,7 +43,7 @@ struct SyncBenchmark: AsyncParsableCommand {
             group.addTask { try await app.runService() }
             var ports = portStream.makeAsyncIterator()
             guard let port = await ports.next() else { throw ValidationError("simulator did not start") }
-            let database = try CohortDatabase(path: work.appendingPathComponent("sync.sqlite").path)
+            let database = inMemory ? try CohortDatabase(inMemory: ()) : try CohortDatabase(path: work.appendingPathComponent("sync.sqlite").path)
             let repository = SQLiteDirectoryRepository(database: database, corpID: configuration.corpID)
 
             var lines: [String] = []
