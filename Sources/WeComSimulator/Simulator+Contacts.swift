@@ -373,7 +373,10 @@ extension WeComSimulator {
             throw Self.fail(40004, "invalid media type")
         }
         let limits = ["image": 2 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20]
-        guard !request.body.isEmpty else { throw Self.fail(41005, "media data missing") }
+        // One multipart part named "media", as the platform requires.
+        guard !request.body.isEmpty, request.body.range(of: Data("name=\"media\"".utf8)) != nil else {
+            throw Self.fail(41005, "media data missing")
+        }
         guard request.body.count <= limits[type]! + 4096 else { throw Self.fail(40006, "invalid file size") }
         let id = "3" + nextID(length: 63)
         media[id] = unixTime(at)

@@ -216,6 +216,23 @@ import WeComSimulator
         #expect(badSpan?.errcode == 40058)
     }
 
+    @Test func anUploadedImageCanBeAttachedForThreeDays() async throws {
+        let platform = SimulatedPlatform(corp: SimCorps.corp(relationsPerStaff: [1]))
+        let client = platform.client()
+        let upload = try await client.uploadMedia(type: "image", filename: "poster.png", contentType: "image/png", data: Data(repeating: 7, count: 2048))
+        #expect(upload.type == "image")
+        var request = AddMessageTemplateRequest(external_userid: [], sender: "u0", text: MessageText(content: "看图"))
+        request.attachments = [MessageAttachment(msgtype: "image", image: .init(media_id: upload.media_id))]
+        #expect(try await client.addMessageTemplate(request).msgid != nil)
+        platform.clock.advance(3 * 86_400)
+        let expired = await #expect(throws: PlatformError.self) { try await client.addMessageTemplate(request) }
+        #expect(expired?.errcode == 40007)
+        let badType = await #expect(throws: PlatformError.self) {
+            try await client.uploadMedia(type: "movie", filename: "a", contentType: "video/mp4", data: Data([1]))
+        }
+        #expect(badType?.errcode == 40004)
+    }
+
     @Test func theSeededDatasetIsDeterministic() {
         let first = SimulatorDataset(staff: 5, contacts: 300, seed: 42).generate()
         let second = SimulatorDataset(staff: 5, contacts: 300, seed: 42).generate()

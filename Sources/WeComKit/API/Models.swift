@@ -345,3 +345,11 @@ public struct UserGetResponse: Codable, Sendable, Hashable {
     public var position: String?
     public var status: Int?
 }
+
+/// `media/upload`: a temporary media id, valid three days.
+public struct MediaUploadResponse: Codable, Sendable, Hashable {
+    public var type: String?
+    public var media_id: String
+    /// Unix seconds, as a string.
+    public var created_at: String?
+}

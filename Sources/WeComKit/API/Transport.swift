@@ -9,11 +9,14 @@ public struct TransportRequest: Sendable, Hashable {
     public var method: String
     public var url: URL
     public var body: Data?
+    /// The body's media type; JSON when nil.
+    public var contentType: String?
 
-    public init(method: String, url: URL, body: Data? = nil) {
+    public init(method: String, url: URL, body: Data? = nil, contentType: String? = nil) {
         self.method = method
         self.url = url
         self.body = body
+        self.contentType = contentType
     }
 }
 
@@ -52,7 +55,7 @@ public struct URLSessionTransport: PlatformTransport {
         urlRequest.httpMethod = request.method
         if let body = request.body {
             urlRequest.httpBody = body
-            urlRequest.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
+            urlRequest.setValue(request.contentType ?? "application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
         }
         let session = self.session
         return try await withCheckedThrowingContinuation { continuation in

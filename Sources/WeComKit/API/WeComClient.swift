@@ -61,14 +61,29 @@ public final class WeComClient: Sendable {
         return try await call(path, method: "POST", query: [], body: data)
     }
 
+    /// `POST /cgi-bin/media/upload?access_token=…&type=TYPE` with one multipart part named
+    /// `media` (docs/wecom-api-additions.md). The media id lives three days.
+    public func uploadMedia(type: String, filename: String, contentType: String, data: Data) async throws(PlatformError) -> MediaUploadResponse {
+        let boundary = "cohort-\(UUID().uuidString)"
+        var body = Data("--\(boundary)\r\n".utf8)
+        let safeName = filename.replacingOccurrences(of: "\"", with: "_")
+        body.append(Data("Content-Disposition: form-data; name=\"media\"; filename=\"\(safeName)\"; filelength=\(data.count)\r\n".utf8))
+        body.append(Data("Content-Type: \(contentType)\r\n\r\n".utf8))
+        body.append(data)
+        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        return try await call(
+            "media/upload", method: "POST", query: [("type", type)], body: body, contentType: "multipart/form-data; boundary=\(boundary)")
+    }
+
     private func call<Response: Decodable & Sendable>(
-        _ path: String, method: String, query: [(String, String)], body: Data?
+        _ path: String, method: String, query: [(String, String)], body: Data?, contentType: String? = nil
     ) async throws(PlatformError) -> Response {
         var attempt = 0
         var refreshed = false
         while true {
             attempt += 1
-            let (outcome, token) = await attemptOnce(path, method: method, query: query, body: body, as: Response.self)
+            let (outcome, token) = await attemptOnce(
+                path, method: method, query: query, body: body, contentType: contentType, as: Response.self)
             let failure: PlatformError
             switch outcome {
             case .success(let response): return response
@@ -96,7 +111,7 @@ public final class WeComClient: Sendable {
 
     /// One try: a token, a rate-limit slot, the request. Returns the outcome and the token used.
     private func attemptOnce<Response: Decodable & Sendable>(
-        _ path: String, method: String, query: [(String, String)], body: Data?, as type: Response.Type
+        _ path: String, method: String, query: [(String, String)], body: Data?, contentType: String?, as type: Response.Type
     ) async -> (Result<Response, PlatformError>, String?) {
         let token: String
         do {
@@ -108,7 +123,8 @@ public final class WeComClient: Sendable {
         calls.withLock { $0[path, default: 0] += 1 }
         do {
             let url = Self.url(apiBase, path, [("access_token", token)] + query)
-            let response = try await Self.perform(TransportRequest(method: method, url: url, body: body), path: path, transport: transport)
+            let response = try await Self.perform(
+                TransportRequest(method: method, url: url, body: body, contentType: contentType), path: path, transport: transport)
             let decoded: Response = try Self.decode(response, path: path)
             return (.success(decoded), token)
         } catch {
