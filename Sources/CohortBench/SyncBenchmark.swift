@@ -19,7 +19,7 @@ struct SyncBenchmark: AsyncParsableCommand {
     @Option(help: "Staff members.") var staff = 200
     @Option(help: "Customers.") var contacts = 100_000
     @Option(help: "Dataset seed.") var seed: UInt64 = 42
-    @Option(help: "batch/get_by_user chains at once.") var concurrency = 8
+    @Option(help: "batch/get_by_user chains at once.") var concurrency = 16
     @Flag(help: "Use an in-memory database (separates SQLite's I/O from its CPU).") var inMemory = false
 
     func run() async throws {

@@ -55,7 +55,7 @@ public struct PlatformSettings: Sendable, Hashable {
 
 public struct SyncSettings: Sendable, Hashable {
     /// `sync.concurrency`: batch/get_by_user chains a full sync runs at once.
-    public var concurrency = 8
+    public var concurrency = 16
 
     public init() {}
 }

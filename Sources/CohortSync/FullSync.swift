@@ -57,7 +57,7 @@ public struct FullSync: Sendable {
     public var logger: Logger
 
     public init(
-        client: WeComClient, repository: any DirectoryRepository, configuredNames: [String: String] = [:], concurrency: Int = 8,
+        client: WeComClient, repository: any DirectoryRepository, configuredNames: [String: String] = [:], concurrency: Int = 16,
         now: @escaping @Sendable () -> Date = { Date() }, progress: (@Sendable (SyncProgress) -> Void)? = nil,
         logger: Logger = Logger(label: "cohort.sync")
     ) {
