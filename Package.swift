@@ -87,6 +87,7 @@ let package = Package(
         .executableTarget(
             name: "SimulatorCLI",
             dependencies: [
+                "WeComKit",
                 "WeComSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

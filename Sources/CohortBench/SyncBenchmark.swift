@@ -57,7 +57,7 @@ struct SyncBenchmark: AsyncParsableCommand {
                 let cpuBefore = CPUTimes.now()
                 let started = ContinuousClock.now
                 let report = try await sync.run()
-                let wall = Self.seconds(ContinuousClock.now - started)
+                let wall = (ContinuousClock.now - started).inSeconds
                 let cpu = CPUTimes.now().own - cpuBefore.own
                 let calls = client.callCounts
                 let total = calls.values.reduce(0, +) + (await client.tokens.fetches)
@@ -76,10 +76,6 @@ struct SyncBenchmark: AsyncParsableCommand {
             group.cancelAll()
             for line in lines { print(line) }
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     static func round(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }

@@ -98,14 +98,8 @@ enum ContactListing {
             })
     }
 
-    static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func json(_ contacts: [StoredContact]) throws -> String { try encode(contacts.map(row)) }
-    static func json(_ contact: StoredContact) throws -> String { try encode(row(contact)) }
+    static func json(_ contacts: [StoredContact]) throws -> String { try prettyJSON(contacts.map(row)) }
+    static func json(_ contact: StoredContact) throws -> String { try prettyJSON(row(contact)) }
 
     static func table(_ contacts: [StoredContact]) -> String {
         let rows = contacts.map { stored -> [String] in

@@ -104,11 +104,7 @@ enum InboxListing {
         }
     }
 
-    static func json(_ events: [InboxEvent]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(rows(events)), as: UTF8.self)
-    }
+    static func json(_ events: [InboxEvent]) throws -> String { try prettyJSON(rows(events)) }
 
     static func table(_ events: [InboxEvent]) -> String {
         let header = ["ID", "RECEIVED", "EVENT", "CHANGE", "USER", "EXTERNAL USER", "STATUS", "TRIES", "ERROR"]
@@ -118,6 +114,13 @@ enum InboxListing {
         }
         return TextTable.render(header: header, rows: body) + "\n\(events.count) event\(events.count == 1 ? "" : "s")"
     }
+}
+
+/// The `--json` form of every listing: indented, keys sorted, slashes left alone.
+func prettyJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 /// Left-aligned columns padded to their widest cell.

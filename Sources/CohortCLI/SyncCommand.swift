@@ -6,6 +6,7 @@ import CohortStore
 import CohortSync
 import Foundation
 import Logging
+import Synchronization
 import WeComKit
 
 struct SyncCommand: AsyncParsableCommand {
@@ -65,13 +66,11 @@ struct SyncCommand: AsyncParsableCommand {
 final class ProgressBar: Sendable {
     private let terminal: Bool
     private let enabled: Bool
-    private let state = LockedState()
-
-    final class LockedState: @unchecked Sendable {
-        let lock = NSLock()
+    private struct State {
         var lastDraw = Date.distantPast
         var drawn = false
     }
+    private let state = Mutex(State())
 
     init(enabled: Bool) {
         self.enabled = enabled
@@ -80,34 +79,35 @@ final class ProgressBar: Sendable {
 
     func update(_ progress: SyncProgress) {
         guard enabled else { return }
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        let now = Date()
-        guard now.timeIntervalSince(state.lastDraw) >= (terminal ? 0.1 : 5) || progress.phase == .writing else { return }
-        state.lastDraw = now
-        let text: String
-        switch progress.phase {
-        case .staff: text = "reading staff"
-        case .tags: text = "reading tag catalogue"
-        case .contacts: text = "reading relations: \(progress.done)"
-        case .writing: text = progress.done == 0 ? "writing changes" : "written"
-        }
-        if terminal {
-            let width = 24
-            let filled = progress.phase == .writing ? (progress.done == 0 ? width - 2 : width) : min(width - 3, progress.done / 5_000 % width)
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
-            state.drawn = true
-        } else {
-            FileHandle.standardError.write(Data("sync: \(text)\n".utf8))
+        let terminal = self.terminal
+        state.withLock { state in
+            let now = Date()
+            guard now.timeIntervalSince(state.lastDraw) >= (terminal ? 0.1 : 5) || progress.phase == .writing else { return }
+            state.lastDraw = now
+            let text: String
+            switch progress.phase {
+            case .staff: text = "reading staff"
+            case .tags: text = "reading tag catalogue"
+            case .contacts: text = "reading relations: \(progress.done)"
+            case .writing: text = progress.done == 0 ? "writing changes" : "written"
+            }
+            if terminal {
+                let width = 24
+                let filled = progress.phase == .writing ? (progress.done == 0 ? width - 2 : width) : min(width - 3, progress.done / 5_000 % width)
+                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
+                state.drawn = true
+            } else {
+                FileHandle.standardError.write(Data("sync: \(text)\n".utf8))
+            }
         }
     }
 
     func finish() {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        if state.drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        state.drawn = false
+        state.withLock { state in
+            if state.drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            state.drawn = false
+        }
     }
 }
 
@@ -154,16 +154,10 @@ enum DriftListing {
         var changes: [String: Int]
     }
 
-    static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func json(_ changes: DirectoryChanges) throws -> String { try encode(Drift(changes)) }
+    static func json(_ changes: DirectoryChanges) throws -> String { try prettyJSON(Drift(changes)) }
 
     static func json(_ report: SyncReport) throws -> String {
-        try encode(
+        try prettyJSON(
             Report(
                 staff: report.staff, unlicensed_staff: report.unlicensedStaff, contacts: report.contacts, relations: report.relations,
                 tags: report.tags, rows_changed: report.rowsChanged, seconds: report.seconds,

@@ -48,11 +48,12 @@ public struct AppDependencies: Sendable {
     public static func live(settings: CohortSettings, logger: Logger) throws -> AppDependencies {
         let database = try CohortDatabase.open(settings.database)
         let handler: any InboxEventHandler
-        if let client = try? Platform.client(settings) {
+        do {
+            let client = try Platform.client(settings)
             handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
-        } else {
-            logger.warning("WECOM_SECRET is not set: callbacks are stored but not applied until it is (then `cohort inbox replay`)")
-            handler = UnconfiguredHandler()
+        } catch {
+            logger.warning("callbacks are stored but not applied: \(error) (then `cohort inbox replay`)")
+            handler = UnconfiguredHandler(reason: error.description)
         }
         return AppDependencies(sqlite: database, settings: settings, handler: handler)
     }
@@ -92,10 +93,15 @@ public enum Platform {
 /// it stays in the inbox (retried, then dead-lettered) until an operator sets the secret and
 /// replays it. Nothing is acknowledged that was not done.
 public struct UnconfiguredHandler: InboxEventHandler {
-    public init() {}
+    /// Why the platform API cannot be called.
+    public let reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
 
     public func handle(_ delivery: InboxDelivery) async throws {
-        throw StartupError("WECOM_SECRET is not set; set it and run `cohort inbox replay` to apply this event")
+        throw StartupError("\(reason); fix it and run `cohort inbox replay` to apply this event")
     }
 }
 

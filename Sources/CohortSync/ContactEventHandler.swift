@@ -91,12 +91,13 @@ public struct ContactEventHandler: InboxEventHandler {
         let answer = PlatformMapping.catalogue(try await client.corpTagList(request))
         var deletedTags = answer.deletedTags
         var deletedGroups = answer.deletedGroups
-        // An id query that finds nothing means the entry is gone.
-        if change.kind == .delete && answer.live.isEmpty && deletedTags.isEmpty && deletedGroups.isEmpty {
-            if change.tagType == "tag_group" { deletedGroups.append(change.id) } else { deletedTags.append(change.id) }
-        }
-        if change.kind == .delete, change.tagType != "tag_group", answer.live.allSatisfy({ group in !group.tags.contains { $0.id == change.id } }) {
-            deletedTags.append(change.id)
+        // A deleted entry the id query no longer lists as live is gone, flagged or not.
+        if change.kind == .delete {
+            if change.tagType == "tag_group" {
+                if !answer.live.contains(where: { $0.id == change.id }) { deletedGroups.append(change.id) }
+            } else if !answer.live.contains(where: { group in group.tags.contains { $0.id == change.id } }) {
+                deletedTags.append(change.id)
+            }
         }
         try await repository.upsertTagGroups(answer.live, at: now())
         try await repository.endTags(tagIDs: Array(Set(deletedTags)), groupIDs: Array(Set(deletedGroups)), at: now())

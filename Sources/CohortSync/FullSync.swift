@@ -89,8 +89,8 @@ public struct FullSync: Sendable {
         let report = SyncReport(
             staff: snapshot.staff.count, unlicensedStaff: snapshot.unlicensedStaff.sorted(), contacts: snapshot.contacts.count,
             relations: snapshot.relations.count, tags: snapshot.tagGroups.reduce(0) { $0 + $1.tags.count }, changes: changes,
-            rowsChanged: rows, seconds: now().timeIntervalSince(started), fetchSeconds: Self.seconds(compareStart - fetchStart),
-            compareSeconds: Self.seconds(writeStart - compareStart), writeSeconds: Self.seconds(writeEnd - writeStart))
+            rowsChanged: rows, seconds: now().timeIntervalSince(started), fetchSeconds: (compareStart - fetchStart).inSeconds,
+            compareSeconds: (writeStart - compareStart).inSeconds, writeSeconds: (writeEnd - writeStart).inSeconds)
         logger.info(
             "sync finished",
             metadata: [
@@ -98,10 +98,6 @@ public struct FullSync: Sendable {
                 "seconds": "\(String(format: "%.2f", report.seconds))",
             ])
         return report
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Fetches and compares; writes nothing.

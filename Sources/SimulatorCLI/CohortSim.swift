@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import WeComKit
 import WeComSimulator
 
 /// `cohort-sim`: a local WeCom with a seeded dataset, on its own.
@@ -31,6 +32,14 @@ struct CohortSim: AsyncParsableCommand {
     var confirmProbability = 1.0
     @Option(help: "Per-customer receive quota: days_in_month, per_week or per_day.") var quota = "days_in_month"
 
+    func validate() throws {
+        guard staff >= 0, contacts >= 0 else { throw ValidationError("--staff and --contacts cannot be negative") }
+        guard (0...staff).contains(unlicensed) else { throw ValidationError("--unlicensed must be between 0 and --staff") }
+        guard (0...1).contains(confirmProbability), confirmDelay >= 0 else {
+            throw ValidationError("--confirm-probability is between 0 and 1 and --confirm-delay is not negative")
+        }
+    }
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var configuration = SimulatorConfiguration()
@@ -48,6 +57,9 @@ struct CohortSim: AsyncParsableCommand {
         if let callbackURL {
             guard let url = URL(string: callbackURL), url.scheme != nil else { throw ValidationError("--callback-url must be a URL") }
             configuration.callbackURL = url
+        }
+        guard CallbackCrypto.isValidEncodingAESKey(configuration.encodingAESKey) else {
+            throw ValidationError("WECOM_AES_KEY must be the 43-character EncodingAESKey (letters and digits)")
         }
         var dataset = SimulatorDataset(staff: staff, contacts: contacts, seed: seed)
         dataset.unlicensedStaff = unlicensed

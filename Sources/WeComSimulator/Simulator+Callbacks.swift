@@ -109,6 +109,8 @@ public struct ConsoleActionError: Error, Sendable, CustomStringConvertible {
 extension WeComSimulator {
     /// Performs a console or client action and sends its callbacks (awaiting their delivery).
     public func perform(_ action: ConsoleAction) async throws(ConsoleActionError) -> ConsoleActionResult {
+        // Refused before anything changes: a change whose callback cannot be sent is lost.
+        if let callbackProblem { throw ConsoleActionError(description: callbackProblem) }
         let at = now()
         let time = unixTime(at)
         var messages: [[CallbackField]] = []

@@ -119,7 +119,11 @@ public struct SimTagGroup: Sendable, Hashable, Codable {
 
 /// The whole simulated corp: what a seeded dataset produces and what the API serves.
 public struct SimCorp: Sendable, Hashable {
-    public var staff: [SimStaff] = []
+    public var staff: [SimStaff] = [] {
+        didSet { staffPositions = Dictionary(staff.enumerated().map { ($1.userid, $0) }, uniquingKeysWith: { first, _ in first }) }
+    }
+    /// userid → position in `staff`, kept with it.
+    private var staffPositions: [String: Int] = [:]
     public var customers: [String: SimCustomer] = [:]
     /// userid → external_userid → relation.
     public private(set) var relations: [String: [String: SimRelation]] = [:]
@@ -136,7 +140,7 @@ public struct SimCorp: Sendable, Hashable {
 
     public var relationCount: Int { relations.values.reduce(0) { $0 + $1.count } }
 
-    public func staffMember(_ userid: String) -> SimStaff? { staff.first { $0.userid == userid } }
+    public func staffMember(_ userid: String) -> SimStaff? { staffPositions[userid].map { staff[$0] } }
 
     public func relation(_ userid: String, _ externalUserID: String) -> SimRelation? { relations[userid]?[externalUserID] }
 

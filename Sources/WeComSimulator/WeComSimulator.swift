@@ -102,6 +102,8 @@ public actor WeComSimulator {
     var media: [String: Int64] = [:]
     public internal(set) var callbacks: [SimulatorCallbackDelivery] = []
     var callbackSender: CallbackSender?
+    /// Why callbacks cannot be sent although a URL is configured (a malformed key).
+    var callbackProblem: String?
     var idCounter = 0
 
     public init(
@@ -113,7 +115,12 @@ public actor WeComSimulator {
         self.now = now
         self.random = SeededRandom(seed: configuration.seed)
         if let url = configuration.callbackURL {
-            self.callbackSender = try? CallbackSender(configuration: configuration, url: url, transport: callbackTransport ?? URLSessionTransport(timeout: configuration.callbackTimeout))
+            do {
+                self.callbackSender = try CallbackSender(
+                    configuration: configuration, url: url, transport: callbackTransport ?? URLSessionTransport(timeout: configuration.callbackTimeout))
+            } catch {
+                self.callbackProblem = "callbacks to \(url) cannot be signed: \(error)"
+            }
         }
     }
 

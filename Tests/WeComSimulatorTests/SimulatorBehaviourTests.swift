@@ -130,6 +130,16 @@ import WeComSimulator
         #expect(await simulator.corp.relation("u0", customer) == nil)
     }
 
+    @Test func aConsoleActionWhoseCallbackCannotBeSignedIsRefusedBeforeItChangesAnything() async throws {
+        var configuration = SimulatorConfiguration()
+        configuration.callbackURL = URL(string: "http://cohort.local/wecom/callback")
+        configuration.encodingAESKey = "too-short"
+        let simulator = WeComSimulator(configuration: configuration, corp: SimCorps.corp(relationsPerStaff: [1]))
+        let error = await #expect(throws: ConsoleActionError.self) { try await simulator.perform(ConsoleAction(.addContact, userid: "u0")) }
+        #expect(error?.description.contains("cannot be signed") == true)
+        #expect(await simulator.corp.relationCount == 1)
+    }
+
     @Test func welcomeCodesWorkOnceWithinTwentySeconds() async throws {
         let platform = SimulatedPlatform(corp: SimCorps.corp(relationsPerStaff: [0]))
         let client = platform.client()
