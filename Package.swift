@@ -34,6 +34,11 @@ let package = Package(
             name: "CohortCore",
             swiftSettings: swiftSettings
         ),
+        // Streaming CSV reading for imports.
+        .target(
+            name: "CohortCSV",
+            swiftSettings: swiftSettings
+        ),
         // Operator files (YAML) and environment into typed, validated Core values.
         .target(
             name: "CohortConfig",
@@ -116,6 +121,7 @@ let package = Package(
             name: "CohortCLI",
             dependencies: [
                 "CohortCore",
+                "CohortCSV",
                 "CohortConfig",
                 "CohortStore",
                 "CohortServer",
@@ -158,6 +164,11 @@ let package = Package(
         .testTarget(
             name: "CohortCoreTests",
             dependencies: ["CohortCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortCSVTests",
+            dependencies: ["CohortCSV"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

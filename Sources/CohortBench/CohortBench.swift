@@ -7,7 +7,9 @@ import Foundation
 struct CohortBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort-bench", abstract: "Cohort benchmarks; each prints one JSON line.",
-        subcommands: [IngestBenchmark.self, IngestPartsBenchmark.self, SyncBenchmark.self])
+        subcommands: [
+            IngestBenchmark.self, IngestPartsBenchmark.self, SyncBenchmark.self, GenerateBenchmarkData.self, GradingBenchmark.self,
+        ])
 }
 
 /// Writes a progress line to stderr so stdout stays one JSON line per scenario.

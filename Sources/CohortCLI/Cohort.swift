@@ -12,7 +12,10 @@ struct Cohort: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort",
         abstract: "Cohort: contact grouping for WeCom customer contacts.",
-        subcommands: [Serve.self, SyncCommand.self, ContactsCommand.self, ConfigCommand.self, InboxCommand.self])
+        subcommands: [
+            Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
+            GradesCommand.self, TagsCommand.self, RulesCommand.self, ConfigCommand.self, InboxCommand.self,
+        ])
 }
 
 /// Options every command shares.
@@ -61,7 +64,8 @@ struct Serve: AsyncParsableCommand {
         do {
             // Check every required value before the database file is created.
             try CohortApplication.validateForServe(settings)
-            let dependencies = try AppDependencies.live(settings: settings, logger: logger)
+            let rules = try options.loadRules()
+            let dependencies = try AppDependencies.live(settings: settings, rules: rules, logger: logger)
             let app = try CohortApplication.build(dependencies, logger: logger)
             logger.info(
                 "cohort serving",

@@ -78,27 +78,34 @@ final class ProgressBar: Sendable {
     }
 
     func update(_ progress: SyncProgress) {
+        let text: String
+        switch progress.phase {
+        case .staff: text = "reading staff"
+        case .tags: text = "reading tag catalogue"
+        case .contacts: text = "reading relations: \(progress.done)"
+        case .writing: text = progress.done == 0 ? "writing changes" : "written"
+        }
+        let fraction: Double? = progress.phase == .writing ? (progress.done == 0 ? 0.92 : 1) : nil
+        show(text, fraction: fraction, spin: progress.done / 5_000, force: progress.phase == .writing, label: "sync")
+    }
+
+    /// Draws `text` with a bar filled to `fraction` (or a moving marker driven by `spin` when
+    /// the total is unknown), at most ten times a second; off a terminal, a line every 5 s.
+    func show(_ text: String, fraction: Double?, spin: Int = 0, force: Bool = false, label: String) {
         guard enabled else { return }
         let terminal = self.terminal
         state.withLock { state in
             let now = Date()
-            guard now.timeIntervalSince(state.lastDraw) >= (terminal ? 0.1 : 5) || progress.phase == .writing else { return }
+            guard now.timeIntervalSince(state.lastDraw) >= (terminal ? 0.1 : 5) || force else { return }
             state.lastDraw = now
-            let text: String
-            switch progress.phase {
-            case .staff: text = "reading staff"
-            case .tags: text = "reading tag catalogue"
-            case .contacts: text = "reading relations: \(progress.done)"
-            case .writing: text = progress.done == 0 ? "writing changes" : "written"
-            }
             if terminal {
                 let width = 24
-                let filled = progress.phase == .writing ? (progress.done == 0 ? width - 2 : width) : min(width - 3, progress.done / 5_000 % width)
+                let filled = fraction.map { Int((Double(width) * min(max($0, 0), 1)).rounded()) } ?? min(width - 3, spin % width)
                 let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
                 FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(text)".utf8))
                 state.drawn = true
             } else {
-                FileHandle.standardError.write(Data("sync: \(text)\n".utf8))
+                FileHandle.standardError.write(Data("\(label): \(text)\n".utf8))
             }
         }
     }

@@ -10,7 +10,7 @@ public struct ConfigLoader: Sendable {
 
     /// Files Cohort reads from the config directory. Anything else there is reported, so a
     /// misnamed file is not silently ignored.
-    public static let knownFiles = ["cohort.yaml"]
+    public static let knownFiles = ["cohort.yaml", "grading.yaml", "tags.yaml"]
 
     public init(directory: String = "Config", environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.directory = directory
@@ -19,10 +19,14 @@ public struct ConfigLoader: Sendable {
 
     /// Every problem in the directory and environment; empty when the configuration is usable.
     public func check() -> [ConfigIssue] {
-        switch loadResult() {
-        case .success: return []
-        case .failure(let error): return error.issues
+        var issues: [ConfigIssue] = []
+        if case .failure(let error) = loadResult() { issues += error.issues }
+        do {
+            _ = try GradingLoader(directory: directory).load()
+        } catch {
+            issues += error.issues
         }
+        return issues.sorted()
     }
 
     /// The validated settings, or every problem found.

@@ -23,7 +23,10 @@ func composeYAML(_ text: String, issues: IssueCollector) -> Node? {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            issues.add("YAML syntax error: \(problem)", at: mark)
+            // Rules like `orders(within: 90d)` hold ": ", which YAML reads as a key.
+            let hint = problem.contains("mapping values are not allowed")
+                ? " (a value containing \": \", such as a rule with within: 30d, must be quoted or written as a block: rule: |)" : ""
+            issues.add("YAML syntax error: \(problem)\(hint)", at: mark)
         case .duplicatedKeysInMapping(let duplicates, let context):
             issues.add("duplicate key \(duplicates.joined(separator: ", "))", at: context.mark)
         default:
@@ -67,6 +70,9 @@ final class MappingReader {
     }
 
     var isEmpty: Bool { entries.isEmpty }
+
+    /// Keys in file order (for mappings whose keys are names the operator chooses).
+    var keys: [String] { entries.map(\.key) }
 
     private func qualified(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

@@ -30,6 +30,12 @@ public struct AppDependencies: Sendable {
     /// Whether the inbox processor runs beside the webhook (benchmarks switch it off to
     /// measure the webhook alone).
     public var runsInboxProcessor = true
+    /// Grading over this store, when grading.yaml and tags.yaml loaded.
+    public var grader: Grader?
+    /// Interaction records for `POST /api/v1/interactions`.
+    public var interactions: (any InteractionRepository)?
+    /// Drains queued tag writes to the platform.
+    public var tagWriter: TagWriter?
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -45,17 +51,33 @@ public struct AppDependencies: Sendable {
 
     /// Opens the SQLite store named by the settings; events are applied to the contact
     /// directory through the platform API (or wait, failing, until WECOM_SECRET is set).
-    public static func live(settings: CohortSettings, logger: Logger) throws -> AppDependencies {
+    public static func live(settings: CohortSettings, rules: GradingRules?, logger: Logger) throws -> AppDependencies {
         let database = try CohortDatabase.open(settings.database)
-        let handler: any InboxEventHandler
+        let interactions = SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID)
+        let grader = rules.map {
+            Grader(rules: $0, repository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID), logger: logger)
+        }
+        var handler: any InboxEventHandler
+        var tagWriter: TagWriter?
         do {
             let client = try Platform.client(settings)
             handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
+            if let grader {
+                handler = RegradingHandler(inner: handler, grader: grader, interactions: interactions, logger: logger)
+                tagWriter = TagWriter(
+                    client: client, directory: Platform.directory(database, settings),
+                    ops: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
+                    staffGroups: grader.rules.staffGroups, logger: logger)
+            }
         } catch {
             logger.warning("callbacks are stored but not applied: \(error) (then `cohort inbox replay`)")
             handler = UnconfiguredHandler(reason: error.description)
         }
-        return AppDependencies(sqlite: database, settings: settings, handler: handler)
+        var dependencies = AppDependencies(sqlite: database, settings: settings, handler: handler)
+        dependencies.grader = grader
+        dependencies.interactions = interactions
+        dependencies.tagWriter = tagWriter
+        return dependencies
     }
 
     /// Dependencies over one SQLite database (a file, or in memory for tests).
@@ -148,6 +170,14 @@ public enum CohortApplication {
             maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now
         ).register(on: router)
         HealthController(database: dependencies.database).register(on: router)
+        if let interactions = dependencies.interactions {
+            let grading = dependencies.grader?.rules.grading ?? GradingConfig()
+            InteractionsController(
+                adminToken: settings.secrets.adminToken, repository: interactions,
+                parser: InteractionRowParser(knownKinds: Set(grading.kinds), timeZone: grading.timeZone, defaultSource: "api"),
+                grader: dependencies.grader, maxBodyBytes: max(settings.server.maxBodyBytes, 1 << 20), logger: logger
+            ).register(on: router)
+        }
 
         let processor = InboxProcessor(
             repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,
@@ -157,6 +187,12 @@ public enum CohortApplication {
         var services: [any Service] = dependencies.runsInboxProcessor ? [processor] : []
         if let database = dependencies.database {
             services.append(CheckpointService(database: database, interval: .milliseconds(200), logger: logger))
+        }
+        if let writer = dependencies.tagWriter {
+            services.append(TagWriterService(writer: writer, interval: .seconds(5), logger: logger))
+        }
+        if let grader = dependencies.grader, dependencies.runsInboxProcessor {
+            services.append(GradingScheduleService(grader: grader, logger: logger))
         }
         return Application(
             router: router,

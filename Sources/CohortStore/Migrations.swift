@@ -131,6 +131,125 @@ enum Migrations {
                     );
                     """)
         }
+        // Interactions name their contact as the source knows it; `contact_seq` is filled in
+        // once the contact is known (a small integer keeps the grading index compact at 10M rows).
+        // Grades and rule tag assignments are Cohort's own; the directory tables stay a mirror.
+        migrator.registerMigration("2026-11-24-grading") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE contact_seq (
+                        seq INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        UNIQUE (corp_id, external_userid)
+                    );
+                    CREATE TABLE contact_phones (
+                        corp_id TEXT NOT NULL,
+                        phone TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        PRIMARY KEY (corp_id, phone, external_userid, userid)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX contact_phones_by_relation ON contact_phones (corp_id, external_userid, userid);
+                    INSERT INTO contact_phones (corp_id, phone, external_userid, userid)
+                        WITH RECURSIVE split(corp_id, external_userid, userid, phone, rest) AS (
+                            SELECT corp_id, external_userid, userid, '', remark_mobiles || ',' FROM relations
+                                WHERE remark_mobiles <> '' AND ended_at IS NULL
+                            UNION ALL
+                            SELECT corp_id, external_userid, userid, substr(rest, 1, instr(rest, ',') - 1),
+                                substr(rest, instr(rest, ',') + 1) FROM split WHERE rest <> ''
+                        )
+                        SELECT DISTINCT corp_id, phone, external_userid, userid FROM split WHERE phone <> '';
+                    CREATE INDEX contacts_by_unionid ON contacts (corp_id, unionid) WHERE unionid IS NOT NULL;
+                    CREATE TABLE interactions (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        source_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        ref_type TEXT NOT NULL,
+                        ref_value TEXT NOT NULL,
+                        contact_seq INTEGER,
+                        staff TEXT,
+                        occurred_at INTEGER NOT NULL,
+                        amount INTEGER,
+                        attributes TEXT,
+                        imported_at INTEGER NOT NULL,
+                        UNIQUE (corp_id, source, source_id)
+                    );
+                    CREATE INDEX interactions_by_contact ON interactions (contact_seq, kind, occurred_at, amount)
+                        WHERE contact_seq IS NOT NULL;
+                    CREATE INDEX interactions_unmatched ON interactions (corp_id, ref_type, ref_value)
+                        WHERE contact_seq IS NULL;
+                    CREATE TABLE grades (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        recency INTEGER,
+                        frequency INTEGER NOT NULL,
+                        monetary INTEGER NOT NULL,
+                        r INTEGER,
+                        f INTEGER,
+                        m INTEGER,
+                        segment TEXT,
+                        abc TEXT,
+                        clv INTEGER,
+                        lifecycle TEXT NOT NULL,
+                        lifecycle_since INTEGER NOT NULL,
+                        graded_at INTEGER NOT NULL,
+                        config_version TEXT NOT NULL,
+                        PRIMARY KEY (corp_id, external_userid)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE lifecycle_history (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        from_stage TEXT,
+                        to_stage TEXT NOT NULL,
+                        occurred_at INTEGER NOT NULL,
+                        reason TEXT NOT NULL,
+                        config_version TEXT NOT NULL
+                    );
+                    CREATE INDEX lifecycle_history_by_contact ON lifecycle_history (corp_id, external_userid, id);
+                    CREATE TABLE tag_assignments (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        tag TEXT NOT NULL,
+                        rule_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        config_version TEXT NOT NULL,
+                        facts TEXT NOT NULL,
+                        assigned_at INTEGER NOT NULL,
+                        expires_at INTEGER,
+                        PRIMARY KEY (corp_id, external_userid, userid, tag)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE grading_runs (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        finished_at INTEGER NOT NULL,
+                        config_version TEXT NOT NULL,
+                        as_of INTEGER NOT NULL,
+                        baseline TEXT NOT NULL,
+                        summary TEXT NOT NULL
+                    );
+                    CREATE TABLE platform_ops (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        last_error TEXT
+                    );
+                    CREATE UNIQUE INDEX platform_ops_pending ON platform_ops (corp_id, kind, target) WHERE status = 'pending';
+                    CREATE INDEX platform_ops_due ON platform_ops (status, next_attempt_at, id) WHERE status = 'pending';
+                    """)
+        }
         return migrator
     }
 }

@@ -21,6 +21,11 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
 
     // MARK: Reading
 
+    public func catalogue() async throws -> [TagGroup] {
+        let corpID = self.corpID
+        return try await writer.read { db in try Self.liveCatalogue(db, corpID: corpID) }
+    }
+
     public func state() async throws -> DirectoryState {
         let corpID = self.corpID
         return try await writer.read { db in
@@ -355,6 +360,18 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
         return db.changesCount
     }
 
+    /// Keeps `contact_phones` equal to the relation's `remark_mobiles`, normalized, so an order
+    /// that names its customer by phone finds the contact through an index.
+    private static func indexPhones(of relation: Relation, db: Database, corpID: String) throws {
+        try db.cachedStatement(sql: "DELETE FROM contact_phones WHERE corp_id = ? AND external_userid = ? AND userid = ?")
+            .execute(arguments: [corpID, relation.externalUserID, relation.userID])
+        for phone in Set(relation.remarkMobiles.compactMap(ContactReference.normalizedPhone)) {
+            try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO contact_phones (corp_id, phone, external_userid, userid) VALUES (?, ?, ?, ?)"
+            ).execute(arguments: [corpID, phone, relation.externalUserID, relation.userID])
+        }
+    }
+
     /// An ended relation carries no tags on the platform, so it keeps no tag rows.
     private static func dropTags(_ key: RelationKey, db: Database, corpID: String) throws {
         try db.cachedStatement(sql: "DELETE FROM relation_tags WHERE corp_id = ? AND external_userid = ? AND userid = ?")
@@ -384,6 +401,7 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
             relation.remarkMobiles.joined(separator: ","), now, now,
         ])
         var changed = db.changesCount
+        if changed > 0 { try indexPhones(of: relation, db: db, corpID: corpID) }
         let current =
             try storedTags
             ?? String.fetchAll(

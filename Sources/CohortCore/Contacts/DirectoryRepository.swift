@@ -105,6 +105,8 @@ public protocol DirectoryRepository: Sendable {
     /// Marks catalogue groups (with their tags) and tags gone.
     @discardableResult
     func endTags(tagIDs: [String], groupIDs: [String], at time: Date) async throws -> Int
+    /// The live tag catalogue.
+    func catalogue() async throws -> [TagGroup]
     /// Contacts for operators, by external_userid.
     func contacts(_ filter: ContactFilter) async throws -> [StoredContact]
     /// One contact with all its relations, or nil.

@@ -1,0 +1,185 @@
+import Foundation
+
+/// Everything a run decided. Nothing is written yet: the plan prints it, apply stores it.
+public struct GradingOutcome: Sendable {
+    public var asOf: Int64
+    public var configVersion: String
+    /// Every contact's grades, in population order.
+    public var grades: [ContactGrade]
+    /// Indices of contacts whose grades differ from the stored ones (or have none).
+    public var changedGrades: [Int]
+    public var transitions: [LifecycleChange]
+    /// Relations with anything to change, on the platform or in the assignments.
+    public var relationPlans: [RelationTagPlan]
+    /// For incremental re-grades until the next full run (nil for an incremental run).
+    public var baseline: GradingBaseline?
+}
+
+/// Grades a population: metrics, RFM, ABC, CLV, lifecycle, then tag rules per relation, and
+/// the difference from what the store and the platform have. Pure: time is `population.asOf`.
+public enum GradingEngine {
+    /// - Parameter baseline: nil for a full run (quantiles over this population); a previous
+    ///   full run's baseline to score a few contacts incrementally against its cut-offs.
+    public static func run(
+        _ population: GradingPopulation, rules: GradingRules, plan: MetricPlan, baseline: GradingBaseline? = nil
+    ) -> GradingOutcome {
+        population.columns.withUnsafeBufferPointer { columns in
+            run(population, rules: rules, plan: plan, baseline: baseline, columns: columns)
+        }
+    }
+
+    private static func run(
+        _ population: GradingPopulation, rules: GradingRules, plan: MetricPlan, baseline: GradingBaseline?,
+        columns: UnsafeBufferPointer<Int64>
+    ) -> GradingOutcome {
+        let asOf = population.asOf
+        let stride = plan.columns.count
+        precondition(columns.count == population.contacts.count * stride, "one row of aggregates per contact")
+        let calendar = plan.calendar
+        // Metrics and RFM inputs.
+        var inputs: [RFMInput] = []
+        inputs.reserveCapacity(population.contacts.count)
+        for (index, contact) in population.contacts.enumerated() {
+            let base = index * stride
+            let orders = Int(columns[base + MetricPlan.rfmOrders])
+            let last = columns[base + MetricPlan.lastOrder]
+            inputs.append(
+                RFMInput(
+                    externalUserID: contact.externalUserID,
+                    recencyDays: last == AggregateColumn.none ? nil : calendar.daysBetween(last, asOf),
+                    frequency: orders, monetaryCents: columns[base + MetricPlan.rfmMonetary]))
+        }
+        var rfmConfig = rules.grading.rfm
+        rfmConfig.clv.windowDays = rules.grading.rfmWindowDays
+        let scored: [RFMGrade?]
+        var newBaseline: GradingBaseline?
+        if let baseline {
+            scored = inputs.map {
+                RFMGrader.gradeOne(
+                    $0, cutoffs: baseline.cutoffs, config: rfmConfig,
+                    abcBoundaries: baseline.abc ?? ABCBoundaries(minimumACents: nil, minimumBCents: nil))
+            }
+        } else {
+            let run = RFMGrader.grade(inputs, config: rfmConfig)
+            scored = run.grades
+            newBaseline = GradingBaseline(asOf: asOf, configVersion: rules.version, cutoffs: run.cutoffs, abc: run.abcBoundaries)
+        }
+        var grades: [ContactGrade] = []
+        grades.reserveCapacity(inputs.count)
+        for (index, input) in inputs.enumerated() {
+            let score = scored[index]
+            let previous = population.contacts[index].previous
+            grades.append(
+                ContactGrade(
+                    externalUserID: input.externalUserID, recencyDays: input.recencyDays, frequency: input.frequency,
+                    monetaryCents: input.monetaryCents, r: score?.r, f: score?.f, m: score?.m, segment: score?.segment,
+                    abc: score?.abc.rawValue, clvCents: score.map { Int64($0.clvCents.rounded()) }, lifecycle: previous?.lifecycle ?? .potential,
+                    lifecycleSince: previous?.lifecycleSince ?? asOf))
+        }
+        let state = GradingRunState(population: population, plan: plan, grades: grades, columns: columns)
+        // Lifecycle: follow transitions from the stored stage until none applies; a stage is
+        // entered at most once per run, so contradictory rules cannot loop.
+        var transitions: [LifecycleChange] = []
+        for index in population.contacts.indices {
+            let previous = population.contacts[index].previous
+            if previous == nil {
+                transitions.append(
+                    LifecycleChange(externalUserID: grades[index].externalUserID, from: nil, to: .potential, at: asOf, reason: "first graded"))
+            }
+            var visited: Set<LifecycleStage> = [state.grades[index].lifecycle]
+            while true {
+                let current = state.grades[index].lifecycle
+                let facts = ContactFacts(state: state, contact: index)
+                guard
+                    let (transition, rule) = rules.lifecycle.first(where: { entry in
+                        entry.transition.from.contains(current) && !visited.contains(entry.transition.to)
+                            && entry.rule.evaluate(facts)
+                    })
+                else { break }
+                let explanation = rule.explain(facts)
+                transitions.append(
+                    LifecycleChange(
+                        externalUserID: grades[index].externalUserID, from: current, to: transition.to, at: asOf,
+                        reason: "\(transition.to.rawValue): \(rule.source) [\(explanation.conditions.joined(separator: "; "))]"))
+                state.grades[index].lifecycle = transition.to
+                state.grades[index].lifecycleSince = asOf
+                visited.insert(transition.to)
+            }
+        }
+        let changed = population.contacts.indices.filter { index in
+            guard var previous = population.contacts[index].previous else { return true }
+            // Only grades count as a change; the stage's entry time moves with the stage.
+            previous.lifecycleSince = state.grades[index].lifecycleSince
+            return previous != state.grades[index]
+        }
+        let plans = tagPlans(state: state, rules: rules)
+        return GradingOutcome(
+            asOf: asOf, configVersion: rules.version, grades: state.grades, changedGrades: changed, transitions: transitions,
+            relationPlans: plans, baseline: newBaseline)
+    }
+
+    /// Desired rule tags per relation, compared with the platform's tags and the assignments.
+    private static func tagPlans(state: GradingRunState, rules: GradingRules) -> [RelationTagPlan] {
+        let population = state.population
+        let asOf = population.asOf
+        let ruleGroupNames = Set(rules.ruleGroups.map(\.spec.name))
+        var plans: [RelationTagPlan] = []
+        var desired: [String] = []
+        var current: [String] = []
+        for index in population.relations.indices {
+            let relation = population.relations[index]
+            let facts = RelationFacts(state: state, relation: index)
+            let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+            var plan = RelationTagPlan(key: key)
+            desired.removeAll(keepingCapacity: true)
+            current.removeAll(keepingCapacity: true)
+            for id in relation.tagIDs {
+                if let tag = state.tagNames[id], ruleGroupNames.contains(tag.group) { current.append("\(tag.group)/\(tag.name)") }
+            }
+            for group in rules.ruleGroups {
+                var won = false
+                for tagRule in group.rules {
+                    let holds = !won && tagRule.rule.evaluate(facts)
+                    let existing = relation.assignments.first { $0.tag == tagRule.id }
+                    guard holds else {
+                        if existing != nil { plan.clear.append(tagRule.id) }
+                        continue
+                    }
+                    if group.spec.exclusive { won = true }
+                    switch existing {
+                    case nil:
+                        let explanation = tagRule.rule.explain(facts)
+                        plan.assign.append(
+                            TagAssignment(
+                                tag: tagRule.id, ruleID: tagRule.id, configVersion: rules.version,
+                                facts: explanation.facts.joined(separator: "; "), assignedAt: asOf,
+                                expiresAt: tagRule.spec.ttl.map { asOf + $0 }))
+                        desired.append(tagRule.id)
+                    case let assignment? where assignment.status == .active:
+                        if let expiresAt = assignment.expiresAt, expiresAt <= asOf {
+                            plan.expire.append(tagRule.id)
+                        } else {
+                            desired.append(tagRule.id)
+                        }
+                    case _?:
+                        break  // expired: stays off while the rule keeps holding
+                    }
+                }
+            }
+            let pending = population.pendingRelations.contains(key)
+            for tag in desired where !current.contains(tag) {
+                plan.add.append(tag)
+                // A tag Cohort had put there and nobody queued since: staff took it off.
+                if !pending, relation.assignments.contains(where: { $0.tag == tag && $0.status == .active }) {
+                    plan.drift.append(tag)
+                }
+            }
+            for tag in current where !desired.contains(tag) {
+                plan.remove.append(tag)
+                if !pending, !relation.assignments.contains(where: { $0.tag == tag }) { plan.drift.append(tag) }
+            }
+            if !plan.isEmpty { plans.append(plan) }
+        }
+        return plans
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+
+/// Shared, read-mostly state of one run that the facts views read through.
+final class GradingRunState: @unchecked Sendable {
+    // Written only by the engine's single thread while it runs; never shared across threads.
+    let population: GradingPopulation
+    let plan: MetricPlan
+    let stride: Int
+    let calendar: BusinessCalendar
+    var grades: [ContactGrade]
+    /// Tag id to (group, name), from the catalogue.
+    let tagNames: [String: (group: String, name: String)]
+    let columns: UnsafeBufferPointer<Int64>
+    /// Relations of contact i are `relationStart[i]..<relationStart[i + 1]` (they are grouped by contact).
+    let relationStart: [Int]
+
+    init(population: GradingPopulation, plan: MetricPlan, grades: [ContactGrade], columns: UnsafeBufferPointer<Int64>) {
+        self.population = population
+        self.plan = plan
+        self.stride = plan.columns.count
+        self.calendar = plan.calendar
+        self.grades = grades
+        self.columns = columns
+        var names: [String: (group: String, name: String)] = [:]
+        for group in population.catalogue {
+            for tag in group.tags { names[tag.id] = (group.name, tag.name) }
+        }
+        self.tagNames = names
+        var starts = [Int](repeating: 0, count: population.contacts.count + 1)
+        for relation in population.relations { starts[relation.contact + 1] += 1 }
+        for index in 0..<population.contacts.count { starts[index + 1] += starts[index] }
+        self.relationStart = starts
+    }
+
+    @inline(__always)
+    func row(_ contact: Int) -> UnsafeBufferPointer<Int64> {
+        UnsafeBufferPointer(rebasing: columns[(contact * stride)..<((contact + 1) * stride)])
+    }
+
+    func days(since instant: Int64?) -> RuleValue {
+        guard let instant else { return .null }
+        return .number(Double(calendar.daysBetween(instant, population.asOf)))
+    }
+
+    func contactField(_ field: GradingSchema.Field, contact index: Int) -> RuleValue {
+        let grade = grades[index]
+        switch field {
+        case .recency: return grade.recencyDays.map { .number(Double($0)) } ?? .null
+        case .frequency: return .number(Double(grade.frequency))
+        case .monetary: return .number(Double(grade.monetaryCents) / 100)
+        case .averageOrder:
+            return grade.frequency == 0 ? .null : .number(Double(grade.monetaryCents) / Double(grade.frequency) / 100)
+        case .daysSinceFirstOrder:
+            let first = row(index)[MetricPlan.firstOrder]
+            return first == AggregateColumn.none ? .null : days(since: first)
+        case .r: return grade.r.map { .number(Double($0)) } ?? .null
+        case .f: return grade.f.map { .number(Double($0)) } ?? .null
+        case .m: return grade.m.map { .number(Double($0)) } ?? .null
+        case .rfm: return grade.segment.map { .string($0) } ?? .null
+        case .abc: return grade.abc.map { .string($0) } ?? .null
+        case .clv: return grade.clvCents.map { .number(Double($0) / 100) } ?? .null
+        case .lifecycle: return .string(grade.lifecycle.rawValue)
+        case .gender:
+            switch population.contacts[index].gender {
+            case 1: return .string("male")
+            case 2: return .string("female")
+            default: return .string("unknown")
+            }
+        case .contactType:
+            switch population.contacts[index].type {
+            case 1: return .string("wechat")
+            case 2: return .string("wecom")
+            default: return .string("unknown")
+            }
+        case .corpName: return population.contacts[index].corpName.map { .string($0) } ?? .null
+        case .relations: return .number(Double(population.contacts[index].liveRelations))
+        case .daysSinceAdded: return days(since: population.contacts[index].addedAt)
+        case .staff, .addWay, .state: return .null
+        }
+    }
+
+    func attribute(_ index: Int, contact: Int) -> RuleValue {
+        let attributes = population.contacts[contact].attributes
+        return index < attributes.count ? attributes[index] : .null
+    }
+}
+
+/// A contact's facts, for lifecycle rules.
+struct ContactFacts: RuleFacts {
+    let state: GradingRunState
+    let contact: Int
+
+    func field(_ slot: Int) -> RuleValue {
+        if slot >= GradingSchema.contactAttributeBase {
+            return state.attribute(slot - GradingSchema.contactAttributeBase, contact: contact)
+        }
+        return state.contactField(GradingSchema.Field(rawValue: slot)!, contact: contact)
+    }
+
+    func metric(_ slot: Int) -> RuleValue {
+        state.plan.value(slot: slot, row: state.row(contact))
+    }
+
+    /// Lifecycle rules see the tags of any of the contact's relations.
+    func hasTag(_ name: String, group: String?) -> Bool {
+        for index in state.relationStart[contact]..<state.relationStart[contact + 1] {
+            if RelationFacts.relation(state.population.relations[index], state: state, has: name, group: group) { return true }
+        }
+        return false
+    }
+}
+
+/// A relation's facts (its contact's plus its own), for tag rules.
+struct RelationFacts: RuleFacts {
+    let state: GradingRunState
+    let relation: Int
+
+    func field(_ slot: Int) -> RuleValue {
+        let row = state.population.relations[relation]
+        if slot >= GradingSchema.relationAttributeBase {
+            return state.attribute(slot - GradingSchema.relationAttributeBase, contact: row.contact)
+        }
+        let field = GradingSchema.Field(rawValue: slot)!
+        switch field {
+        case .staff: return .string(row.userID)
+        case .addWay: return row.addWay.map { .number(Double($0)) } ?? .null
+        case .state: return row.state.map { .string($0) } ?? .null
+        case .daysSinceAdded: return state.days(since: row.createTime ?? state.population.contacts[row.contact].addedAt)
+        default: return state.contactField(field, contact: row.contact)
+        }
+    }
+
+    func metric(_ slot: Int) -> RuleValue {
+        state.plan.value(slot: slot, row: state.row(state.population.relations[relation].contact))
+    }
+
+    func hasTag(_ name: String, group: String?) -> Bool {
+        Self.relation(state.population.relations[relation], state: state, has: name, group: group)
+    }
+
+    static func relation(_ relation: GradingRelation, state: GradingRunState, has name: String, group: String?) -> Bool {
+        for id in relation.tagIDs {
+            guard let tag = state.tagNames[id], tag.name == name else { continue }
+            if group == nil || tag.group == group { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+
+/// What storing a run changed.
+public struct GradingWriteReport: Sendable, Hashable, Codable {
+    public var grades = 0
+    public var transitions = 0
+    public var assignments = 0
+    /// mark_tag operations queued (or replaced) for the platform.
+    public var queuedOps = 0
+    /// Stale queued operations dropped because the rules no longer want them.
+    public var droppedOps = 0
+
+    public init() {}
+}
+
+/// Grades, lifecycle history and tag assignments (port; the store implements it).
+public protocol GradingRepository: Sendable {
+    /// Loads what a run needs: every contact (or only `contacts`, by external_userid), their
+    /// live relations with platform tags and assignments, and the plan's aggregates.
+    func population(plan: MetricPlan, attributes: [(name: String, type: RuleType)], contacts: [String]?) async throws
+        -> GradingPopulation
+    /// The last full run's baseline, if any.
+    func baseline() async throws -> GradingBaseline?
+    /// Stores a run's results and queues its platform writes. `scope` is the set of contacts the
+    /// run covered (nil: all), so queued writes for covered relations the run no longer wants
+    /// are dropped.
+    @discardableResult
+    func save(_ outcome: GradingOutcome, population: GradingPopulation, full: Bool, startedAt: Date, finishedAt: Date)
+        async throws -> GradingWriteReport
+    /// Stored grades, by external_userid.
+    func grades() async throws -> [ContactGrade]
+    func grade(of externalUserID: String) async throws -> ContactGrade?
+    func lifecycleHistory(of externalUserID: String) async throws -> [LifecycleChange]
+    /// Assignments per relation of one contact, keyed by userid.
+    func assignments(of externalUserID: String) async throws -> [String: [TagAssignment]]
+}
+
+/// A write Cohort owes the platform, queued so it survives restarts and is rate-limited.
+public struct PlatformOp: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var kind: String
+    /// For mark_tag: `external_userid/userid`.
+    public var target: String
+    public var payload: MarkTagPayload
+    public var attempts: Int
+
+    public init(id: Int64, kind: String, target: String, payload: MarkTagPayload, attempts: Int) {
+        self.id = id
+        self.kind = kind
+        self.target = target
+        self.payload = payload
+        self.attempts = attempts
+    }
+}
+
+/// One relation's tag changes, by name (`group/name`): ids are resolved, and missing tags
+/// created, when the write is made, so a tag created meanwhile is not created twice.
+public struct MarkTagPayload: Sendable, Hashable, Codable {
+    public var externalUserID: String
+    public var userID: String
+    public var add: [String]
+    public var remove: [String]
+
+    public init(externalUserID: String, userID: String, add: [String], remove: [String]) {
+        self.externalUserID = externalUserID
+        self.userID = userID
+        self.add = add
+        self.remove = remove
+    }
+}
+
+/// Counts of queued platform writes by status.
+public struct PlatformOpCounts: Sendable, Hashable, Codable {
+    public var pending = 0
+    public var done = 0
+    public var failed = 0
+
+    public init(pending: Int = 0, done: Int = 0, failed: Int = 0) {
+        self.pending = pending
+        self.done = done
+        self.failed = failed
+    }
+}
+
+/// The queue of platform writes (port).
+public protocol PlatformOpRepository: Sendable {
+    /// Pending operations due at `time`, oldest first.
+    func due(at time: Date, limit: Int) async throws -> [PlatformOp]
+    /// Marks an operation done and records its effect on the mirrored relation tags.
+    func complete(_ op: PlatformOp, addedTagIDs: [String], removedTagIDs: [String], at time: Date) async throws
+    /// Records a failed attempt: retried at `retryAt`, or failed for good when nil.
+    func fail(_ op: PlatformOp, error: String, retryAt: Date?, at time: Date) async throws
+    func counts() async throws -> PlatformOpCounts
+}

@@ -1,0 +1,108 @@
+import CohortConfig
+import CohortCore
+import CohortStore
+import CohortSync
+import Foundation
+import Logging
+import WeComKit
+
+/// What `grade --apply` or an incremental re-grade did, with timings.
+public struct GradeRunReport: Sendable, Codable {
+    public var full: Bool
+    public var contacts: Int
+    public var relations: Int
+    public var loadSeconds: Double
+    public var gradeSeconds: Double
+    public var writeSeconds: Double
+    public var written: GradingWriteReport
+    public var drift: Int
+}
+
+/// Runs grading over the store: load, grade, and (for apply) save and queue the platform
+/// writes. One instance per process; the rules are the validated config.
+public struct Grader: Sendable {
+    public let rules: GradingRules
+    public let repository: any GradingRepository
+    public var now: @Sendable () -> Date
+    public var logger: Logger
+
+    public init(
+        rules: GradingRules, repository: any GradingRepository, now: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "cohort.grading")
+    ) {
+        self.rules = rules
+        self.repository = repository
+        self.now = now
+        self.logger = logger
+    }
+
+    /// A full run, computed but not written.
+    public func plan(callsPerHour: Double) async throws -> GradingPlanReport {
+        let asOf = Int64(now().timeIntervalSince1970)
+        let plan = rules.metricPlan(asOf: asOf)
+        let population = try await repository.population(plan: plan, attributes: rules.grading.attributes, contacts: nil)
+        let outcome = GradingEngine.run(population, rules: rules, plan: plan)
+        return GradingPlanReport.make(outcome: outcome, population: population, rules: rules, callsPerHour: callsPerHour)
+    }
+
+    /// A full run, written: grades, lifecycle history, assignments, queued platform writes, and
+    /// the baseline incremental re-grades use until the next full run.
+    public func apply() async throws -> GradeRunReport {
+        let started = now()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let asOf = Int64(started.timeIntervalSince1970)
+        let plan = rules.metricPlan(asOf: asOf)
+        let population = try await repository.population(plan: plan, attributes: rules.grading.attributes, contacts: nil)
+        let t1 = clock.now
+        let outcome = GradingEngine.run(population, rules: rules, plan: plan)
+        let t2 = clock.now
+        let written = try await repository.save(outcome, population: population, full: true, startedAt: started, finishedAt: now())
+        let t3 = clock.now
+        let drift = outcome.relationPlans.reduce(0) { $0 + $1.drift.count }
+        if drift > 0 { logger.notice("rule tags changed by hand were put back", metadata: ["drift": "\(drift)"]) }
+        return GradeRunReport(
+            full: true, contacts: population.contacts.count, relations: population.relations.count,
+            loadSeconds: (t1 - t0).inSeconds, gradeSeconds: (t2 - t1).inSeconds, writeSeconds: (t3 - t2).inSeconds,
+            written: written, drift: drift)
+    }
+
+    /// Re-grades a few contacts against the last full run's cut-offs, writing only what changed.
+    /// Without a full run yet, quantiles cannot be placed, so this runs a full apply instead.
+    @discardableResult
+    public func regrade(_ externalUserIDs: [String]) async throws -> GradeRunReport {
+        guard !externalUserIDs.isEmpty else {
+            return GradeRunReport(
+                full: false, contacts: 0, relations: 0, loadSeconds: 0, gradeSeconds: 0, writeSeconds: 0, written: GradingWriteReport(),
+                drift: 0)
+        }
+        guard let baseline = try await repository.baseline() else { return try await apply() }
+        let started = now()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let asOf = Int64(started.timeIntervalSince1970)
+        let plan = rules.metricPlan(asOf: asOf)
+        let population = try await repository.population(plan: plan, attributes: rules.grading.attributes, contacts: externalUserIDs)
+        let t1 = clock.now
+        let outcome = GradingEngine.run(population, rules: rules, plan: plan, baseline: baseline)
+        let t2 = clock.now
+        let written = try await repository.save(outcome, population: population, full: false, startedAt: started, finishedAt: now())
+        let t3 = clock.now
+        return GradeRunReport(
+            full: false, contacts: population.contacts.count, relations: population.relations.count,
+            loadSeconds: (t1 - t0).inSeconds, gradeSeconds: (t2 - t1).inSeconds, writeSeconds: (t3 - t2).inSeconds,
+            written: written, drift: outcome.relationPlans.reduce(0) { $0 + $1.drift.count })
+    }
+}
+
+/// Builds the platform tag writer from settings.
+public enum TagWriterFactory {
+    public static func make(settings: CohortSettings, database: CohortDatabase, rules: GradingRules, transport: (any PlatformTransport)? = nil)
+        throws(StartupError) -> TagWriter
+    {
+        let client = try Platform.client(settings, transport: transport)
+        return TagWriter(
+            client: client, directory: Platform.directory(database, settings),
+            ops: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID), staffGroups: rules.staffGroups)
+    }
+}

@@ -1,0 +1,242 @@
+import CohortCore
+import CohortSync
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Applies an event, then re-grades the contact it concerns (and any contact whose kept
+/// interactions it made matchable), so tags follow within moments of the platform change.
+/// Grading trouble never fails the event: it was applied, and the next full run catches up.
+public struct RegradingHandler: InboxEventHandler {
+    public let inner: any InboxEventHandler
+    public let grader: Grader
+    public let interactions: any InteractionRepository
+    public var logger: Logger
+
+    public init(inner: any InboxEventHandler, grader: Grader, interactions: any InteractionRepository, logger: Logger) {
+        self.inner = inner
+        self.grader = grader
+        self.interactions = interactions
+        self.logger = logger
+    }
+
+    public func handle(_ delivery: InboxDelivery) async throws {
+        try await inner.handle(delivery)
+        guard case .externalContact(let change) = delivery.event else { return }
+        do {
+            let matched = try await interactions.matchPending()
+            try await grader.regrade(Array(Set([change.externalUserID] + matched)).sorted())
+        } catch {
+            logger.warning("re-grade after event failed; the next full run will catch up", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// `POST /api/v1/interactions`: a JSON batch of up to 1,000 interactions, validated as a
+/// whole (one bad item rejects the batch with every problem listed), idempotent by
+/// (source, source_id). Contacts it touches are re-graded at once.
+struct InteractionsController: Sendable {
+    static let path = "/api/v1/interactions"
+    static let maxBatch = 1_000
+
+    let adminToken: String?
+    let repository: any InteractionRepository
+    let parser: InteractionRowParser
+    let grader: Grader?
+    let maxBodyBytes: Int
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post(RouterPath(Self.path)) { request, context in
+            try await receive(request, context: context)
+        }
+    }
+
+    struct Failure: Encodable {
+        var index: Int?
+        var message: String
+    }
+
+    func receive(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        guard let adminToken else {
+            return json(.serviceUnavailable, ["error": "the admin API is off: set COHORT_ADMIN_TOKEN"])
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            AdminAuth.constantTimeEqual(String(header.dropFirst(7)), adminToken)
+        else {
+            return json(.unauthorized, ["error": "missing or wrong bearer token"])
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            return json(.contentTooLarge, ["error": "body larger than \(maxBodyBytes) bytes"])
+        }
+        let items: [[String: JSONScalar]]
+        do {
+            let data = Data(body.readableBytesView)
+            if let batch = try? JSONDecoder().decode(Batch.self, from: data) {
+                items = batch.interactions
+            } else {
+                items = try JSONDecoder().decode([[String: JSONScalar]].self, from: data)
+            }
+        } catch {
+            return json(.badRequest, ["error": "body must be {\"interactions\": [...]} or a JSON array of objects with text, number or attributes values"])
+        }
+        guard !items.isEmpty else { return json(.badRequest, ["error": "no interactions"]) }
+        guard items.count <= Self.maxBatch else {
+            return json(.contentTooLarge, ["error": "at most \(Self.maxBatch) interactions per request, got \(items.count)"])
+        }
+        var batch: [Interaction] = []
+        var failures: [Failure] = []
+        for (index, item) in items.enumerated() {
+            var row: [String: String] = [:]
+            var attributes: [String: String] = [:]
+            for (key, value) in item {
+                if key == "attributes" {
+                    guard case .object(let object) = value else {
+                        failures.append(Failure(index: index, message: "attributes must be an object of text values"))
+                        continue
+                    }
+                    attributes = object
+                } else if InteractionRowParser.fields.contains(key) {
+                    row[key] = value.text
+                } else {
+                    failures.append(Failure(index: index, message: "unknown field \(key) (fields: \(InteractionRowParser.fields.joined(separator: ", ")), attributes)"))
+                }
+            }
+            switch parser.parse(row) {
+            case .success(var interaction):
+                interaction.attributes = attributes
+                batch.append(interaction)
+            case .failure(let error):
+                failures.append(Failure(index: index, message: error.description))
+            }
+        }
+        guard failures.isEmpty else {
+            return try encoded(.unprocessableContent, ["errors": failures])
+        }
+        let counts = try await repository.store(batch, at: Date())
+        if let grader {
+            let contacts = Set(batch.compactMap { interaction -> String? in
+                if case .externalUserID(let id) = interaction.contact { return id }
+                return nil
+            })
+            do {
+                try await grader.regrade(contacts.sorted())
+            } catch {
+                logger.warning("re-grade after interactions failed; the next full run will catch up", metadata: ["error": "\(error)"])
+            }
+        }
+        return try encoded(.ok, counts)
+    }
+
+    struct Batch: Decodable {
+        var interactions: [[String: JSONScalar]]
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ body: [String: String]) -> Response {
+        (try? encoded(status, body)) ?? Response(status: status)
+    }
+
+    private func encoded(_ status: HTTPResponse.Status, _ body: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+}
+
+/// A JSON value an interaction field may hold: text, a number (amounts, unix seconds), or
+/// for `attributes` an object of text.
+enum JSONScalar: Decodable, Sendable {
+    case text(String)
+    case object([String: String])
+
+    var text: String {
+        switch self {
+        case .text(let value): value
+        case .object: ""
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let string = try? container.decode(String.self) {
+            self = .text(string)
+        } else if let integer = try? container.decode(Int64.self) {
+            self = .text(String(integer))
+        } else if let number = try? container.decode(Decimal.self) {
+            self = .text("\(number)")
+        } else if let object = try? container.decode([String: String].self) {
+            self = .object(object)
+        } else if container.decodeNil() {
+            self = .text("")
+        } else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected text, a number or an object")
+        }
+    }
+}
+
+enum AdminAuth {
+    /// Compares without an early exit, so response time does not reveal a prefix.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        var difference = UInt8(x.count == y.count ? 0 : 1)
+        for index in 0..<max(x.count, y.count) {
+            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        }
+        return difference == 0
+    }
+}
+
+/// Drains the platform tag-write queue in the background.
+struct TagWriterService: Service {
+    let writer: TagWriter
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                let report = try await writer.drain(limit: 1_000)
+                if report.done + report.failed > 0 {
+                    logger.info("tag writes", metadata: ["done": "\(report.done)", "retry": "\(report.retried)", "failed": "\(report.failed)"])
+                    continue
+                }
+            } catch {
+                logger.warning("tag writer pass failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// Runs the full re-grade daily at the configured local time.
+struct GradingScheduleService: Service {
+    let grader: Grader
+    let logger: Logger
+
+    func run() async throws {
+        guard let minute = grader.rules.grading.schedule.dailyAtMinute else { return }
+        let calendar = BusinessCalendar(timeZone: grader.rules.grading.timeZone)
+        while !Task.isShuttingDownGracefully {
+            let now = Int64(grader.now().timeIntervalSince1970)
+            var next = calendar.startOfDay(calendar.dayNumber(now)) + Int64(minute) * 60
+            if next <= now { next = calendar.startOfDay(calendar.dayNumber(now) + 1) + Int64(minute) * 60 }
+            try? await Task.sleep(for: .seconds(next - now))
+            guard !Task.isShuttingDownGracefully else { return }
+            do {
+                let report = try await grader.apply()
+                logger.info("scheduled full re-grade", metadata: ["contacts": "\(report.contacts)", "queued": "\(report.written.queuedOps)"])
+            } catch {
+                logger.error("scheduled full re-grade failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,509 @@
+import CohortCore
+import Foundation
+import GRDB
+
+/// Grades, lifecycle history, tag assignments and the platform write queue on SQLite.
+public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
+    private let writer: any DatabaseWriter
+    public let corpID: String
+    /// Rows per write transaction, so webhook commits never wait long behind a big apply.
+    public var batchSize = 5_000
+
+    public init(database: CohortDatabase, corpID: String) {
+        self.writer = database.writer
+        self.corpID = corpID
+    }
+
+    // MARK: Loading a population
+
+    public func population(plan: MetricPlan, attributes: [(name: String, type: RuleType)], contacts filter: [String]?)
+        async throws -> GradingPopulation
+    {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            var population = GradingPopulation(asOf: plan.asOf)
+            // `only` restricts every query to the given contacts (incremental runs).
+            let only = filter.map { ids in " AND external_userid IN (\(ids.map { _ in "?" }.joined(separator: ",")))" } ?? ""
+            let onlyArguments = StatementArguments(filter ?? [])
+            var index: [String: Int] = [:]
+            let contactRows = try Row.fetchCursor(
+                db, sql: "SELECT external_userid, gender, type, corp_name FROM contacts WHERE corp_id = ?\(only) ORDER BY external_userid",
+                arguments: [corpID] + onlyArguments)
+            while let row = try contactRows.next() {
+                let id: String = row[0]
+                index[id] = population.contacts.count
+                population.contacts.append(GradingContact(externalUserID: id, gender: row[1], type: row[2], corpName: row[3]))
+            }
+            let grades = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT external_userid, recency, frequency, monetary, r, f, m, segment, abc, clv, lifecycle, lifecycle_since
+                    FROM grades WHERE corp_id = ?\(only)
+                    """,
+                arguments: [corpID] + onlyArguments)
+            while let row = try grades.next() {
+                guard let contact = index[row[0]] else { continue }
+                population.contacts[contact].previous = Self.grade(row)
+            }
+            // Relations with their tags and assignments, all read in primary-key order and merged.
+            var relationIndex: [RelationKey: Int] = [:]
+            let relations = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT external_userid, userid, add_way, state, createtime FROM relations
+                    WHERE corp_id = ? AND ended_at IS NULL\(only) ORDER BY external_userid, userid
+                    """,
+                arguments: [corpID] + onlyArguments)
+            while let row = try relations.next() {
+                let id: String = row[0]
+                guard let contact = index[id] else { continue }
+                let relation = GradingRelation(contact: contact, userID: row[1], addWay: row[2], state: row[3], createTime: row[4])
+                relationIndex[RelationKey(externalUserID: id, userID: relation.userID)] = population.relations.count
+                population.relations.append(relation)
+                population.contacts[contact].liveRelations += 1
+                if let created = relation.createTime, created < population.contacts[contact].addedAt ?? .max {
+                    population.contacts[contact].addedAt = created
+                }
+            }
+            let tags = try Row.fetchCursor(
+                db, sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ?\(only)",
+                arguments: [corpID] + onlyArguments)
+            while let row = try tags.next() {
+                if let relation = relationIndex[RelationKey(externalUserID: row[0], userID: row[1])] {
+                    population.relations[relation].tagIDs.append(row[2])
+                }
+            }
+            let assignments = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT external_userid, userid, tag, rule_id, status, config_version, facts, assigned_at, expires_at
+                    FROM tag_assignments WHERE corp_id = ?\(only)
+                    """,
+                arguments: [corpID] + onlyArguments)
+            while let row = try assignments.next() {
+                if let relation = relationIndex[RelationKey(externalUserID: row[0], userID: row[1])] {
+                    population.relations[relation].assignments.append(Self.assignment(row, offset: 2))
+                }
+            }
+            relationIndex = [:]
+            // Aggregates: one grouped pass over the interactions index.
+            let stride = plan.columns.count
+            population.columns = [Int64](repeating: 0, count: population.contacts.count * stride)
+            for contact in population.contacts.indices {
+                for (column, spec) in plan.columns.enumerated() where spec.measure == .first || spec.measure == .last {
+                    population.columns[contact * stride + column] = AggregateColumn.none
+                }
+            }
+            var seqToContact: [Int64: Int] = [:]
+            let seqs = try Row.fetchCursor(
+                db, sql: "SELECT seq, external_userid FROM contact_seq WHERE corp_id = ?\(only)", arguments: [corpID] + onlyArguments)
+            while let row = try seqs.next() {
+                if let contact = index[row[1]] { seqToContact[row[0]] = contact }
+            }
+            if !seqToContact.isEmpty {
+                let (sql, arguments) = Self.aggregateQuery(plan, seqs: filter == nil ? nil : Array(seqToContact.keys))
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                try population.columns.withUnsafeMutableBufferPointer { columns in
+                    while let row = try rows.next() {
+                        guard let contact = seqToContact[row[0]] else { continue }
+                        for column in 0..<stride {
+                            let value: Int64? = row[column + 1]
+                            if let value { columns[contact * stride + column] = value }
+                        }
+                    }
+                }
+                // Attributes: the latest value of each declared attribute.
+                if !attributes.isEmpty {
+                    for contact in population.contacts.indices {
+                        population.contacts[contact].attributes = Array(repeating: .null, count: attributes.count)
+                    }
+                    for (position, attribute) in attributes.enumerated() {
+                        let latest = try Row.fetchCursor(
+                            db,
+                            sql: """
+                                SELECT contact_seq, json_extract(attributes, '$.' || ?) AS value, max(occurred_at)
+                                FROM interactions
+                                WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL AND json_extract(attributes, '$.' || ?) IS NOT NULL
+                                GROUP BY contact_seq
+                                """,
+                            arguments: [attribute.name, attribute.name])
+                        while let row = try latest.next() {
+                            guard let contact = seqToContact[row[0]] else { continue }
+                            let text: String = row[1]
+                            population.contacts[contact].attributes[position] = Self.attributeValue(text, type: attribute.type)
+                        }
+                    }
+                }
+            }
+            population.catalogue = try Self.catalogue(db, corpID: corpID)
+            let pending = try Row.fetchCursor(
+                db, sql: "SELECT target FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND status = 'pending'",
+                arguments: [corpID])
+            while let row = try pending.next() {
+                if let key = Self.relationKey(target: row[0]) { population.pendingRelations.insert(key) }
+            }
+            return population
+        }
+    }
+
+    static func aggregateQuery(_ plan: MetricPlan, seqs: [Int64]?) -> (String, StatementArguments) {
+        var expressions: [String] = []
+        var arguments = StatementArguments()
+        for column in plan.columns {
+            let condition: String
+            if let since = column.since {
+                condition = "kind = ? AND occurred_at >= ?"
+                arguments += [column.kind, since]
+            } else {
+                condition = "kind = ?"
+                arguments += [column.kind]
+            }
+            switch column.measure {
+            case .count: expressions.append("sum(\(condition))")
+            case .sum: expressions.append("sum(CASE WHEN \(condition) THEN amount ELSE 0 END)")
+            case .first: expressions.append("min(CASE WHEN \(condition) THEN occurred_at END)")
+            case .last: expressions.append("max(CASE WHEN \(condition) THEN occurred_at END)")
+            }
+        }
+        var filter = "contact_seq IS NOT NULL"
+        if let seqs {
+            filter += " AND contact_seq IN (\(seqs.map(String.init).joined(separator: ",")))"
+        }
+        arguments += [plan.asOf]
+        let sql = """
+            SELECT contact_seq, \(expressions.joined(separator: ", ")) FROM interactions
+            WHERE \(filter) AND occurred_at <= ? GROUP BY contact_seq
+            """
+        return (sql, arguments)
+    }
+
+    static func attributeValue(_ text: String, type: RuleType) -> RuleValue {
+        switch type {
+        case .number: return Double(text).map { .number($0) } ?? .null
+        case .bool: return text == "true" ? .bool(true) : text == "false" ? .bool(false) : .null
+        default: return .string(text)
+        }
+    }
+
+    static func catalogue(_ db: Database, corpID: String) throws -> [TagGroup] {
+        var groups: [TagGroup] = []
+        var position: [String: Int] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT group_id, name, sort_order FROM tag_groups WHERE corp_id = ? AND deleted_at IS NULL ORDER BY group_id",
+            arguments: [corpID])
+        {
+            position[row[0]] = groups.count
+            groups.append(TagGroup(id: row[0], name: row[1], order: row[2]))
+        }
+        for row in try Row.fetchAll(
+            db, sql: "SELECT tag_id, group_id, name, sort_order FROM tags WHERE corp_id = ? AND deleted_at IS NULL ORDER BY tag_id",
+            arguments: [corpID])
+        {
+            if let group = position[row[1]] { groups[group].tags.append(Tag(id: row[0], groupID: row[1], name: row[2], order: row[3])) }
+        }
+        return groups
+    }
+
+    static func target(_ key: RelationKey) -> String { "\(key.externalUserID)/\(key.userID)" }
+
+    static func relationKey(target: String) -> RelationKey? {
+        guard let slash = target.lastIndex(of: "/") else { return nil }
+        return RelationKey(externalUserID: String(target[..<slash]), userID: String(target[target.index(after: slash)...]))
+    }
+
+    private static func grade(_ row: Row) -> ContactGrade {
+        ContactGrade(
+            externalUserID: row[0], recencyDays: row[1], frequency: row[2], monetaryCents: row[3], r: row[4], f: row[5],
+            m: row[6], segment: row[7], abc: row[8], clvCents: row[9],
+            lifecycle: LifecycleStage(rawValue: row[10]) ?? .potential, lifecycleSince: row[11])
+    }
+
+    private static func assignment(_ row: Row, offset: Int) -> TagAssignment {
+        TagAssignment(
+            tag: row[offset], ruleID: row[offset + 1], status: TagAssignment.Status(rawValue: row[offset + 2]) ?? .active,
+            configVersion: row[offset + 3], facts: row[offset + 4], assignedAt: row[offset + 5], expiresAt: row[offset + 6])
+    }
+
+    // MARK: Saving a run
+
+    public func baseline() async throws -> GradingBaseline? {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            guard let text = try String.fetchOne(
+                db, sql: "SELECT baseline FROM grading_runs WHERE corp_id = ? AND baseline <> '' ORDER BY id DESC LIMIT 1",
+                arguments: [corpID])
+            else { return nil }
+            return try? JSONDecoder().decode(GradingBaseline.self, from: Data(text.utf8))
+        }
+    }
+
+    public func save(
+        _ outcome: GradingOutcome, population: GradingPopulation, full: Bool, startedAt: Date, finishedAt: Date
+    ) async throws -> GradingWriteReport {
+        let corpID = self.corpID
+        let now = StoreTime.millis(finishedAt)
+        var report = GradingWriteReport()
+        // Grades.
+        for batch in outcome.changedGrades.chunked(batchSize) {
+            try await writer.write { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO grades (corp_id, external_userid, recency, frequency, monetary, r, f, m, segment, abc,
+                            clv, lifecycle, lifecycle_since, graded_at, config_version)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                for index in batch {
+                    let grade = outcome.grades[index]
+                    try statement.execute(arguments: [
+                        corpID, grade.externalUserID, grade.recencyDays, grade.frequency, grade.monetaryCents, grade.r, grade.f,
+                        grade.m, grade.segment, grade.abc, grade.clvCents, grade.lifecycle.rawValue, grade.lifecycleSince,
+                        outcome.asOf, outcome.configVersion,
+                    ])
+                }
+            }
+        }
+        report.grades = outcome.changedGrades.count
+        for batch in outcome.transitions.chunked(batchSize) {
+            try await writer.write { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO lifecycle_history (corp_id, external_userid, from_stage, to_stage, occurred_at, reason, config_version)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """)
+                for change in batch {
+                    try statement.execute(arguments: [
+                        corpID, change.externalUserID, change.from?.rawValue, change.to.rawValue, change.at, change.reason,
+                        outcome.configVersion,
+                    ])
+                }
+            }
+        }
+        report.transitions = outcome.transitions.count
+        // Assignments and queued platform writes, one relation at a time in batches.
+        var wanted: Set<RelationKey> = []
+        for batch in outcome.relationPlans.chunked(batchSize) {
+            let counts = try await writer.write { db in
+                var assignments = 0
+                var queued = 0
+                for plan in batch {
+                    let key = plan.key
+                    for assignment in plan.assign {
+                        try db.cachedStatement(
+                            sql: """
+                                INSERT OR REPLACE INTO tag_assignments (corp_id, external_userid, userid, tag, rule_id, status,
+                                    config_version, facts, assigned_at, expires_at)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                """
+                        ).execute(arguments: [
+                            corpID, key.externalUserID, key.userID, assignment.tag, assignment.ruleID, assignment.status.rawValue,
+                            assignment.configVersion, assignment.facts, assignment.assignedAt, assignment.expiresAt,
+                        ])
+                        assignments += 1
+                    }
+                    for tag in plan.expire {
+                        try db.cachedStatement(
+                            sql: "UPDATE tag_assignments SET status = 'expired' WHERE corp_id = ? AND external_userid = ? AND userid = ? AND tag = ?"
+                        ).execute(arguments: [corpID, key.externalUserID, key.userID, tag])
+                        assignments += 1
+                    }
+                    for tag in plan.clear {
+                        try db.cachedStatement(
+                            sql: "DELETE FROM tag_assignments WHERE corp_id = ? AND external_userid = ? AND userid = ? AND tag = ?"
+                        ).execute(arguments: [corpID, key.externalUserID, key.userID, tag])
+                        assignments += 1
+                    }
+                    guard plan.changesPlatform else { continue }
+                    let payload = MarkTagPayload(externalUserID: key.externalUserID, userID: key.userID, add: plan.add, remove: plan.remove)
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO platform_ops (corp_id, kind, target, payload, status, next_attempt_at, created_at, updated_at)
+                            VALUES (?, 'mark_tag', ?, ?, 'pending', ?, ?, ?)
+                            ON CONFLICT (corp_id, kind, target) WHERE status = 'pending'
+                            DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at, attempts = 0,
+                                next_attempt_at = excluded.next_attempt_at
+                            """
+                    ).execute(arguments: [corpID, Self.target(key), try Self.encode(payload), now, now, now])
+                    queued += 1
+                }
+                return (assignments, queued)
+            }
+            report.assignments += counts.0
+            report.queuedOps += counts.1
+            for plan in batch where plan.changesPlatform { wanted.insert(plan.key) }
+        }
+        // A queued write for a relation this run covered but no longer wants changed is stale.
+        let stale = population.pendingRelations.filter { !wanted.contains($0) }
+        for batch in Array(stale).chunked(batchSize) {
+            report.droppedOps += try await writer.write { db in
+                var dropped = 0
+                for key in batch {
+                    try db.cachedStatement(
+                        sql: "DELETE FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND target = ? AND status = 'pending'"
+                    ).execute(arguments: [corpID, Self.target(key)])
+                    dropped += db.changesCount
+                }
+                return dropped
+            }
+        }
+        let summary = try Self.encode(report)
+        let baseline = try outcome.baseline.map { try Self.encode($0) } ?? ""
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO grading_runs (corp_id, started_at, finished_at, config_version, as_of, baseline, summary)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [corpID, StoreTime.millis(startedAt), now, outcome.configVersion, outcome.asOf, full ? baseline : "", summary])
+        }
+        return report
+    }
+
+    private static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    // MARK: Reading results
+
+    public func grades() async throws -> [ContactGrade] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT external_userid, recency, frequency, monetary, r, f, m, segment, abc, clv, lifecycle, lifecycle_since
+                    FROM grades WHERE corp_id = ? ORDER BY external_userid
+                    """,
+                arguments: [corpID]
+            ).map(Self.grade)
+        }
+    }
+
+    public func grade(of externalUserID: String) async throws -> ContactGrade? {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT external_userid, recency, frequency, monetary, r, f, m, segment, abc, clv, lifecycle, lifecycle_since
+                    FROM grades WHERE corp_id = ? AND external_userid = ?
+                    """,
+                arguments: [corpID, externalUserID]
+            ).map(Self.grade)
+        }
+    }
+
+    public func lifecycleHistory(of externalUserID: String) async throws -> [LifecycleChange] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT from_stage, to_stage, occurred_at, reason FROM lifecycle_history
+                    WHERE corp_id = ? AND external_userid = ? ORDER BY id
+                    """,
+                arguments: [corpID, externalUserID]
+            ).map { row in
+                LifecycleChange(
+                    externalUserID: externalUserID, from: (row[0] as String?).flatMap(LifecycleStage.init(rawValue:)),
+                    to: LifecycleStage(rawValue: row[1]) ?? .potential, at: row[2], reason: row[3])
+            }
+        }
+    }
+
+    public func assignments(of externalUserID: String) async throws -> [String: [TagAssignment]] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            var result: [String: [TagAssignment]] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT userid, tag, rule_id, status, config_version, facts, assigned_at, expires_at FROM tag_assignments
+                    WHERE corp_id = ? AND external_userid = ? ORDER BY userid, tag
+                    """,
+                arguments: [corpID, externalUserID])
+            {
+                result[row[0], default: []].append(Self.assignment(row, offset: 1))
+            }
+            return result
+        }
+    }
+
+    // MARK: Platform write queue
+
+    public func due(at time: Date, limit: Int) async throws -> [PlatformOp] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, kind, target, payload, attempts FROM platform_ops
+                    WHERE status = 'pending' AND next_attempt_at <= ? AND corp_id = ? ORDER BY next_attempt_at, id LIMIT ?
+                    """,
+                arguments: [StoreTime.millis(time), corpID, limit]
+            ).compactMap { row in
+                let text: String = row[3]
+                guard let payload = try? JSONDecoder().decode(MarkTagPayload.self, from: Data(text.utf8)) else { return nil }
+                return PlatformOp(id: row[0], kind: row[1], target: row[2], payload: payload, attempts: row[4])
+            }
+        }
+    }
+
+    public func complete(_ op: PlatformOp, addedTagIDs: [String], removedTagIDs: [String], at time: Date) async throws {
+        let corpID = self.corpID
+        let now = StoreTime.millis(time)
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE platform_ops SET status = 'done', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE id = ?",
+                arguments: [now, op.id])
+            // The mirror learns the write at once, so the next run does not see it as missing.
+            let live = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM relations WHERE corp_id = ? AND external_userid = ? AND userid = ? AND ended_at IS NULL",
+                arguments: [corpID, op.payload.externalUserID, op.payload.userID]) ?? false
+            guard live else { return }
+            for id in addedTagIDs {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO relation_tags (corp_id, external_userid, userid, tag_id) VALUES (?, ?, ?, ?)",
+                    arguments: [corpID, op.payload.externalUserID, op.payload.userID, id])
+            }
+            for id in removedTagIDs {
+                try db.execute(
+                    sql: "DELETE FROM relation_tags WHERE corp_id = ? AND external_userid = ? AND userid = ? AND tag_id = ?",
+                    arguments: [corpID, op.payload.externalUserID, op.payload.userID, id])
+            }
+        }
+    }
+
+    public func fail(_ op: PlatformOp, error: String, retryAt: Date?, at time: Date) async throws {
+        let now = StoreTime.millis(time)
+        try await writer.write { db in
+            if let retryAt {
+                try db.execute(
+                    sql: "UPDATE platform_ops SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ? WHERE id = ?",
+                    arguments: [StoreTime.millis(retryAt), now, error, op.id])
+            } else {
+                try db.execute(
+                    sql: "UPDATE platform_ops SET status = 'failed', attempts = attempts + 1, updated_at = ?, last_error = ? WHERE id = ?",
+                    arguments: [now, error, op.id])
+            }
+        }
+    }
+
+    public func counts() async throws -> PlatformOpCounts {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            var counts = PlatformOpCounts()
+            for row in try Row.fetchAll(
+                db, sql: "SELECT status, count(*) FROM platform_ops WHERE corp_id = ? GROUP BY status", arguments: [corpID])
+            {
+                switch row[0] as String {
+                case "pending": counts.pending = row[1]
+                case "done": counts.done = row[1]
+                default: counts.failed += row[1] as Int
+                }
+            }
+            return counts
+        }
+    }
+}
