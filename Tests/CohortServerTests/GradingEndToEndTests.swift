@@ -18,7 +18,8 @@ import WeComSimulator
         lifecycle:
           - to: customer
             from: [potential]
-            when: orders(within: 365d) >= 1
+            when: |
+              orders(within: 365d) >= 1
         """
     static let tags = """
         groups:

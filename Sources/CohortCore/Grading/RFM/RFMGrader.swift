@@ -1,9 +1,43 @@
 /// How R, F and M scores are assigned.
+///
+/// Stored as `{"kind": "quantiles"}` or `{"kind": "thresholds", "thresholds": {…}}`; the
+/// synthesized form would key the cut-offs as `_0`, which is no format to keep in a database.
 public enum RFMScoring: Sendable, Hashable, Codable {
     /// Rank the population into quintiles (see ``RFMQuantileScoring``).
     case quantiles
     /// Fixed cut-offs (see ``RFMThresholds``).
     case thresholds(RFMThresholds)
+
+    private enum CodingKeys: String, CodingKey {
+        case kind
+        case thresholds
+    }
+
+    private enum Kind: String, Codable {
+        case quantiles
+        case thresholds
+    }
+
+    /// Decodes the `kind`-tagged form.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        switch try container.decode(Kind.self, forKey: .kind) {
+        case .quantiles: self = .quantiles
+        case .thresholds: self = .thresholds(try container.decode(RFMThresholds.self, forKey: .thresholds))
+        }
+    }
+
+    /// Encodes the `kind`-tagged form.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .quantiles:
+            try container.encode(Kind.quantiles, forKey: .kind)
+        case .thresholds(let thresholds):
+            try container.encode(Kind.thresholds, forKey: .kind)
+            try container.encode(thresholds, forKey: .thresholds)
+        }
+    }
 }
 
 /// Everything a grading run needs besides the contacts.
@@ -128,6 +162,7 @@ public enum RFMGrader {
         for slot in 0..<n {
             let index = population.inputIndex[slot]
             let input = inputs[index]
+            // Never nil: a gradable contact has orders.
             let clv = config.clv.breakdown(frequency: input.frequency, monetaryCents: input.monetaryCents)
             grades[index] = RFMGrade(
                 r: r[slot], f: f[slot], m: m[slot],
