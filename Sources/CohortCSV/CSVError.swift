@@ -12,7 +12,7 @@
 public enum CSVError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Fatal: the quoted field opened on `line` is still open at end of input.
     case unterminatedQuote(line: Int)
-    /// Per-record: field `field` of the record starting on `line` is not valid UTF-8.
+    /// Per-record: field `field`, which starts on `line`, is not valid UTF-8.
     case invalidUTF8(line: Int, field: Int)
     /// Per-record: a `"` appears inside the unquoted field `field` on `line`.
     case quoteInUnquotedField(line: Int, field: Int)

@@ -34,7 +34,8 @@ public struct CSVRecordParser: Sendable {
     private var recordLine = 1      // line where the current record starts
     private var fieldLine = 1       // line where the current field starts
     private var prevCR = false      // last consumed byte was `\r` (so a following `\n` is not a new line)
-    private var recordError: CSVError?
+    private var recordError: CSVError?  // first error of the current record
+    private var recordFailed = false    // recordError != nil (cheap to test per field)
     private var fieldStart = 0      // offset of the current field's first content byte
     private var quoteEnd = 0        // offset of the closing quote of the current quoted field
     private var fieldEscaped = false  // current quoted field contains `""`
@@ -48,6 +49,14 @@ public struct CSVRecordParser: Sendable {
     private static let quote = UInt8(ascii: "\"")
     private static let cr = UInt8(ascii: "\r")
     private static let lf = UInt8(ascii: "\n")
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+    /// High bit set in each byte of the result at or above the first zero byte of `x`; the
+    /// lowest set bit marks exactly the first zero byte (little-endian order).
+    @inline(__always)
+    private static func zeroBytes(_ x: UInt64) -> UInt64 {
+        (x &- ones) & ~x & 0x8080_8080_8080_8080
+    }
 
     public init(separator: UInt8 = UInt8(ascii: ",")) {
         precondition(separator < 0x80 && separator != Self.quote && separator != Self.cr
@@ -143,10 +152,16 @@ public struct CSVRecordParser: Sendable {
         }
     }
 
+    /// The state machine. Kept out of line so its tight loops are compiled the same way
+    /// whatever the caller looks like (it runs once per chunk, so the call costs nothing).
+    @inline(never)
     private mutating func parse(_ p: UnsafeBufferPointer<UInt8>, into out: inout [Element]) {
         let sep = separator
         let quote = Self.quote, cr = Self.cr, lf = Self.lf
         let n = p.count
+        guard let base = p.baseAddress, n > 0 else { return }
+        let sepWord = Self.ones &* UInt64(sep), quoteWord = Self.ones &* UInt64(quote)
+        let lfWord = Self.ones &* UInt64(lf), crWord = Self.ones &* UInt64(cr)
         var i = 0
         var state = self.state
         var line = self.line
@@ -192,18 +207,31 @@ public struct CSVRecordParser: Sendable {
             case .unquoted:
                 // Tight loop over consecutive unquoted fields of a record.
                 while true {
-                    while i < n {
-                        let b = p[i]
-                        if b == sep || (b <= quote && (b == quote || b == lf || b == cr)) { break }
-                        i += 1
+                    // Find the next separator, quote or line break, 8 bytes at a time.
+                    var found = false
+                    while i &+ 8 <= n {
+                        let w = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                        let m = Self.zeroBytes(w ^ sepWord) | Self.zeroBytes(w ^ quoteWord)
+                            | Self.zeroBytes(w ^ lfWord) | Self.zeroBytes(w ^ crWord)
+                        if m != 0 {
+                            i &+= m.trailingZeroBitCount &>> 3
+                            found = true
+                            break
+                        }
+                        i &+= 8
                     }
-                    if i == n { break scan }
+                    if !found {
+                        while i < n {
+                            let b = p[i]
+                            if b == sep || (b <= quote && (b == quote || b == lf || b == cr)) { break }
+                            i += 1
+                        }
+                        if i == n { break scan }
+                    }
                     let b = p[i]
                     i += 1
                     if b == quote {
-                        if recordError == nil {
-                            recordError = .quoteInUnquotedField(line: line, field: fields.count + 1)
-                        }
+                        fail(.quoteInUnquotedField(line: line, field: fields.count + 1))
                         continue
                     }
                     if delta == 0 {
@@ -231,6 +259,16 @@ public struct CSVRecordParser: Sendable {
 
             case .quoted:
                 let start = i
+                scanWords: while i &+ 8 <= n {
+                    let w = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                    let m = Self.zeroBytes(w ^ quoteWord) | Self.zeroBytes(w ^ lfWord)
+                        | Self.zeroBytes(w ^ crWord)
+                    if m != 0 {
+                        i &+= m.trailingZeroBitCount &>> 3
+                        break scanWords
+                    }
+                    i &+= 8
+                }
                 while i < n {
                     let b = p[i]
                     if b <= quote && (b == quote || b == lf || b == cr) { break }
@@ -276,9 +314,7 @@ public struct CSVRecordParser: Sendable {
                         state = .recordStart
                     }
                 } else {
-                    if recordError == nil {
-                        recordError = .characterAfterClosingQuote(line: line, field: fields.count + 1)
-                    }
+                    fail(.characterAfterClosingQuote(line: line, field: fields.count + 1))
                     state = .unquoted  // skip the rest of the field
                 }
             }
@@ -323,19 +359,27 @@ public struct CSVRecordParser: Sendable {
 
     @inline(__always)
     private mutating func addField(_ raw: UnsafeBufferPointer<UInt8>, escaped: Bool, validate: Bool) {
-        guard recordError == nil else { return }
+        guard !recordFailed else { return }
         guard !validate || Self.isValidUTF8(raw) else {
-            recordError = .invalidUTF8(line: fieldLine, field: fields.count + 1)
+            fail(.invalidUTF8(line: fieldLine, field: fields.count + 1))
             return
         }
         if fields.isEmpty { fields.reserveCapacity(expectedFieldCount) }
-        fields.append(escaped ? Self.unescape(raw) : String(decoding: raw, as: UTF8.self))
+        fields.append(escaped ? Self.unescape(raw) : Self.string(raw))
+    }
+
+    /// Records the first error of the current record; the record is reported as a failure.
+    private mutating func fail(_ error: CSVError) {
+        guard !recordFailed else { return }
+        recordError = error
+        recordFailed = true
     }
 
     private mutating func endRecord(into out: inout [Element]) {
-        if let recordError {
+        if recordFailed, let recordError {
             out.append(.failure(recordError))
             self.recordError = nil
+            recordFailed = false
             fields.removeAll(keepingCapacity: true)
         } else {
             expectedFieldCount = fields.count
@@ -344,9 +388,19 @@ public struct CSVRecordParser: Sendable {
         }
     }
 
+    /// A String from already validated UTF-8 (copies the bytes once; small strings are stored inline).
+    @inline(__always)
+    private static func string(_ utf8: UnsafeBufferPointer<UInt8>) -> String {
+        guard let base = utf8.baseAddress, !utf8.isEmpty else { return "" }
+        return String(unsafeUninitializedCapacity: utf8.count) { buffer in
+            buffer.baseAddress!.initialize(from: base, count: utf8.count)
+            return utf8.count
+        }
+    }
+
     /// Content of a quoted field containing `""`: every quote in it is the first of a pair.
     private static func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String {
-        [UInt8](unsafeUninitializedCapacity: raw.count) { buffer, initialized in
+        String(unsafeUninitializedCapacity: raw.count) { buffer in
             var j = 0, k = 0
             while j < raw.count {
                 let b = raw[j]
@@ -354,8 +408,8 @@ public struct CSVRecordParser: Sendable {
                 k += 1
                 j += b == quote ? 2 : 1
             }
-            initialized = k
-        }.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+            return k
+        }
     }
 
     private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -181,6 +181,8 @@ enum Migrations {
                         WHERE contact_seq IS NOT NULL;
                     CREATE INDEX interactions_unmatched ON interactions (corp_id, ref_type, ref_value)
                         WHERE contact_seq IS NULL;
+                    CREATE INDEX interactions_with_attributes ON interactions (contact_seq, occurred_at)
+                        WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL;
                     CREATE TABLE grades (
                         corp_id TEXT NOT NULL,
                         external_userid TEXT NOT NULL,

@@ -117,13 +117,15 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                     for contact in population.contacts.indices {
                         population.contacts[contact].attributes = Array(repeating: .null, count: attributes.count)
                     }
+                    let seqFilter = filter == nil ? "" : " AND contact_seq IN (\(seqToContact.keys.map(String.init).joined(separator: ",")))"
                     for (position, attribute) in attributes.enumerated() {
                         let latest = try Row.fetchCursor(
                             db,
                             sql: """
                                 SELECT contact_seq, json_extract(attributes, '$.' || ?) AS value, max(occurred_at)
                                 FROM interactions
-                                WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL AND json_extract(attributes, '$.' || ?) IS NOT NULL
+                                WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL\(seqFilter)
+                                    AND json_extract(attributes, '$.' || ?) IS NOT NULL
                                 GROUP BY contact_seq
                                 """,
                             arguments: [attribute.name, attribute.name])
@@ -136,11 +138,23 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 }
             }
             population.catalogue = try Self.catalogue(db, corpID: corpID)
-            let pending = try Row.fetchCursor(
-                db, sql: "SELECT target FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND status = 'pending'",
-                arguments: [corpID])
-            while let row = try pending.next() {
-                if let key = Self.relationKey(target: row[0]) { population.pendingRelations.insert(key) }
+            if filter == nil {
+                let pending = try Row.fetchCursor(
+                    db, sql: "SELECT target FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND status = 'pending'",
+                    arguments: [corpID])
+                while let row = try pending.next() {
+                    if let key = Self.relationKey(target: row[0]) { population.pendingRelations.insert(key) }
+                }
+            } else {
+                // Only the covered relations: a run must never drop writes queued for others.
+                for relation in population.relations {
+                    let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+                    let queued = try Bool.fetchOne(
+                        db.cachedStatement(
+                            sql: "SELECT 1 FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND target = ? AND status = 'pending'"),
+                        arguments: [corpID, Self.target(key)]) ?? false
+                    if queued { population.pendingRelations.insert(key) }
+                }
             }
             return population
         }

@@ -301,6 +301,25 @@ func lineBreaks(_ bytes: [UInt8]) -> Int {
         }
     }
 
+    @Test func longFieldsSpanningChunks() throws {
+        let long = String(repeating: "long text, \"quoted\" 中文 ", count: 20)
+        let escaped = "\"" + long.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        let input = Array("a,\(escaped),\(String(repeating: "x", count: 300))\nb\n".utf8)
+        let expected = [rec(1, "a", long, String(repeating: "x", count: 300)), rec(2, "b")]
+        for sizes in [[1], [7], [64], [3, 50, 11], [input.count]] {
+            #expect(try parse(input, chunks: sizes) == expected, "chunks \(sizes)")
+        }
+    }
+
+    @Test func invalidUTF8InFieldSpanningIntoASCIIChunk() throws {
+        // The invalid byte arrives in one chunk; the rest of the field in a pure ASCII chunk.
+        let input: [UInt8] = Array("a,xy".utf8) + [0xFF] + Array("zzzzzzzzzzzz\nb\n".utf8)
+        for split in 1..<input.count {
+            #expect(try parse(input, chunks: [split, input.count]) == [.failure(.invalidUTF8(line: 1, field: 2)), rec(2, "b")],
+                    "split at \(split)")
+        }
+    }
+
     @Test func unterminatedQuoteAcrossChunks() {
         #expect(throws: CSVError.unterminatedQuote(line: 2)) {
             try parse(Array("a\n\"b\nc,d\n".utf8), chunks: [3, 1, 2])

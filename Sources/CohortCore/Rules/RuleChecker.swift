@@ -36,57 +36,75 @@ struct RuleChecker {
         diagnostics.append(RuleDiagnostic(location: location, message: message, suggestion: suggestion))
     }
 
+    // Each case delegates to its own function: check recurses once per tree level, and
+    // unoptimized builds reserve stack for the locals of every case in one frame.
     mutating func check(_ syntax: RuleSyntax) -> RuleExprNode? {
-        let text = text(syntax)
         switch syntax.kind {
         case .literal(let value):
-            return RuleExprNode(.literal(value), type: Self.literalType(value), text: text)
+            return RuleExprNode(.literal(value), type: Self.literalType(value), text: text(syntax))
         case .list(let elements):
-            return checkList(elements, text: text)
+            return checkList(elements, syntax)
         case .name(let name):
             return checkName(name, syntax)
         case .call(let name, let arguments):
             return checkCall(name, arguments, syntax)
         case .negate(let x):
-            guard let operand = check(x), !rejectNull(operand, x) else { return nil }
-            guard operand.type == .number || operand.type == .duration else {
-                error(syntax.location, "'-' needs a number or duration, got \(operand.type)")
-                return nil
-            }
-            return RuleExprNode(.negate(operand), type: operand.type, text: text)
+            return checkNegate(x, syntax)
         case .not(let x):
-            guard let operand = check(x), requireBool(operand, x, operator: "not") else { return nil }
-            return RuleExprNode(.not(operand), type: .bool, text: text)
-        case .binary(let op, let a, let b):
-            switch op {
-            case .and, .or:
-                let l = check(a), r = check(b)
-                let lOK = l.map { requireBool($0, a, operator: op.symbol) } ?? false
-                let rOK = r.map { requireBool($0, b, operator: op.symbol) } ?? false
-                guard let l, let r, lOK, rOK else { return nil }
-                var isAnd = false
-                if case .and = op { isAnd = true }
-                return RuleExprNode(.logical(isAnd: isAnd, l, r), type: .bool, text: text)
-            case .comparison(let comparison):
-                return checkComparison(comparison, a, b, syntax)
-            case .membership(let negated):
-                return checkMembership(negated: negated, a, b, syntax)
-            case .arithmetic(let arithmetic):
-                let l = check(a), r = check(b)
-                guard let l, let r else { return nil }
-                let lNull = rejectNull(l, a), rNull = rejectNull(r, b)
-                guard !lNull, !rNull else { return nil }
-                guard let type = arithmetic.resultType(l.type, r.type) else {
-                    // Only + and - have a "forgot the unit" reading; `2 / 1d` has no valid fix of that kind.
-                    let hint = arithmetic == .add || arithmetic == .subtract ? mixedUnitHint(l, a, r, b) : nil
-                    error(syntax.anchor, "'\(arithmetic.symbol)' cannot combine \(l.type) and \(r.type)", hint)
-                    return nil
-                }
-                return RuleExprNode(.arithmetic(arithmetic, l, r), type: type, text: text)
-            }
+            return checkNot(x, syntax)
+        case .logical(let isAnd, let operands):
+            return checkLogical(isAnd: isAnd, operands, syntax)
+        case .binary(.comparison(let comparison), let a, let b):
+            return checkComparison(comparison, a, b, syntax)
+        case .binary(.membership(let negated), let a, let b):
+            return checkMembership(negated: negated, a, b, syntax)
+        case .binary(.arithmetic(let arithmetic), let a, let b):
+            return checkArithmetic(arithmetic, a, b, syntax)
         case .between(let x, let low, let high):
             return checkBetween(x, low, high, syntax)
         }
+    }
+
+    mutating func checkNegate(_ x: RuleSyntax, _ syntax: RuleSyntax) -> RuleExprNode? {
+        guard let operand = check(x), !rejectNull(operand, x) else { return nil }
+        guard operand.type == .number || operand.type == .duration else {
+            error(syntax.location, "'-' needs a number or duration, got \(operand.type)")
+            return nil
+        }
+        return RuleExprNode(.negate(operand), type: operand.type, text: text(syntax))
+    }
+
+    mutating func checkNot(_ x: RuleSyntax, _ syntax: RuleSyntax) -> RuleExprNode? {
+        guard let operand = check(x), requireBool(operand, x, operator: "not") else { return nil }
+        return RuleExprNode(.not(operand), type: .bool, text: text(syntax))
+    }
+
+    mutating func checkLogical(isAnd: Bool, _ operands: [RuleSyntax], _ syntax: RuleSyntax) -> RuleExprNode? {
+        var nodes: [RuleExprNode] = []
+        var ok = true
+        for operand in operands {
+            guard let node = check(operand), requireBool(node, operand, operator: isAnd ? "and" : "or") else {
+                ok = false
+                continue
+            }
+            nodes.append(node)
+        }
+        guard ok else { return nil }
+        return RuleExprNode(.logical(isAnd: isAnd, nodes), type: .bool, text: text(syntax))
+    }
+
+    mutating func checkArithmetic(_ op: RuleArithmetic, _ a: RuleSyntax, _ b: RuleSyntax, _ syntax: RuleSyntax) -> RuleExprNode? {
+        let l = check(a), r = check(b)
+        guard let l, let r else { return nil }
+        let lNull = rejectNull(l, a), rNull = rejectNull(r, b)
+        guard !lNull, !rNull else { return nil }
+        guard let type = op.resultType(l.type, r.type) else {
+            // Only + and - have a "forgot the unit" reading; `2 / 1d` has no valid fix of that kind.
+            let hint = op == .add || op == .subtract ? mixedUnitHint(l, a, r, b) : nil
+            error(syntax.anchor, "'\(op.symbol)' cannot combine \(l.type) and \(r.type)", hint)
+            return nil
+        }
+        return RuleExprNode(.arithmetic(op, l, r), type: type, text: text(syntax))
     }
 
     static func literalType(_ value: RuleValue) -> RuleType {
@@ -217,7 +235,7 @@ struct RuleChecker {
         return RuleExprNode(.between(v, lo, hi), type: .bool, text: text(syntax))
     }
 
-    mutating func checkList(_ elements: [RuleSyntax], text: String) -> RuleExprNode? {
+    mutating func checkList(_ elements: [RuleSyntax], _ syntax: RuleSyntax) -> RuleExprNode? {
         var nodes: [RuleExprNode] = []
         var first: (type: RuleType, syntax: RuleSyntax)?
         var ok = true
@@ -231,18 +249,19 @@ struct RuleChecker {
                 ok = false
                 continue
             }
-            if let first, first.type != node.type {
-                error(element.location, "list elements must all have one type: the first is \(first.type), this is \(node.type)",
-                      mixedUnitHint(types: first.type, node.type,
-                                    numberSyntax: node.type == .number ? element : first.syntax))
+            if let current = first, !current.type.accepts(node.type) {
+                error(element.location, "list elements must all have one type: the first is \(current.type), this is \(node.type)",
+                      mixedUnitHint(types: current.type, node.type,
+                                    numberSyntax: node.type == .number ? element : current.syntax))
                 ok = false
                 continue
             }
-            if first == nil { first = (node.type, element) }
+            // An empty inner list says nothing about the element type; a later element may.
+            if first == nil || first?.type == .list(.null) { first = (node.type, element) }
             nodes.append(node)
         }
         guard ok else { return nil }
-        return RuleExprNode(.list(nodes), type: .list(first?.type ?? .null), text: text)
+        return RuleExprNode(.list(nodes), type: .list(first?.type ?? .null), text: text(syntax))
     }
 
     // MARK: - Names and calls

@@ -14,40 +14,68 @@ public protocol RuleFacts {
 
 /// A checked, ready-to-evaluate rule or expression.
 public struct CompiledRule: Sendable {
-    /// The source text the rule was compiled from.
-    public let source: String
-    /// The expression's type; `.bool` for rules compiled with ``RuleCompiler/compile(_:schema:metrics:)``.
-    public let type: RuleType
-    /// Distinct field names read, in source order.
-    public let referencedFields: [String]
-    /// Distinct tag names passed to `has_tag` as constants, in source order.
-    public let referencedTags: [String]
-    /// Distinct metric slots read, in source order.
-    public let metricSlots: [Int]
-    /// The requests behind ``metricSlots``, in the same order.
-    public let metricRequests: [RuleMetricRequest]
+    // One reference instead of seven fields: callers keep rules in arrays and copy them per
+    // evaluation, and each copy of a multi-field struct costs a retain/release per field.
+    private let program: RuleProgram
 
-    let root: RuleNode
-    let tree: RuleExprNode
+    init(program: RuleProgram) {
+        self.program = program
+    }
+
+    /// The source text the rule was compiled from.
+    public var source: String { program.source }
+    /// The expression's type; `.bool` for rules compiled with ``RuleCompiler/compile(_:schema:metrics:)``.
+    public var type: RuleType { program.type }
+    /// Distinct field names read, in source order.
+    public var referencedFields: [String] { program.referencedFields }
+    /// Distinct tag names passed to `has_tag` as constants, in source order.
+    public var referencedTags: [String] { program.referencedTags }
+    /// Distinct metric slots read, in source order.
+    public var metricSlots: [Int] { program.metricSlots }
+    /// The requests behind ``metricSlots``, in the same order.
+    public var metricRequests: [RuleMetricRequest] { program.metricRequests }
 
     /// Whether the rule matches; an unknown (null) outcome does not match.
     public func evaluate<F: RuleFacts>(_ facts: F) -> Bool {
-        if case .bool(true) = root.evaluate(facts) { return true }
+        if case .bool(true) = program.root.evaluate(facts) { return true }
         return false
     }
 
     /// The expression's raw value, including `.null` for "unknown".
     public func value<F: RuleFacts>(_ facts: F) -> RuleValue {
-        root.evaluate(facts)
+        program.root.evaluate(facts)
     }
 
     /// Evaluates every sub-expression (no short-circuit) and reports facts, conditions and the value tree.
     public func explain<F: RuleFacts>(_ facts: F) -> RuleExplanation {
         var explainer = RuleExplainer(facts: facts)
-        let root = explainer.visit(tree)
+        let root = explainer.visit(program.tree)
         let matched: Bool = if case .bool(true) = root.value { true } else { false }
-        return RuleExplanation(source: source, result: matched, root: root,
+        return RuleExplanation(source: program.source, result: matched, root: root,
                                facts: explainer.factLines, conditions: explainer.conditions)
+    }
+}
+
+final class RuleProgram: Sendable {
+    let source: String
+    let type: RuleType
+    let referencedFields: [String]
+    let referencedTags: [String]
+    let metricSlots: [Int]
+    let metricRequests: [RuleMetricRequest]
+    let root: RuleNode
+    let tree: RuleExprNode
+
+    init(source: String, type: RuleType, referencedFields: [String], referencedTags: [String], metricSlots: [Int],
+         metricRequests: [RuleMetricRequest], root: RuleNode, tree: RuleExprNode) {
+        self.source = source
+        self.type = type
+        self.referencedFields = referencedFields
+        self.referencedTags = referencedTags
+        self.metricSlots = metricSlots
+        self.metricRequests = metricRequests
+        self.root = root
+        self.tree = tree
     }
 }
 
@@ -99,7 +127,7 @@ public enum RuleCompiler {
             return .failure(RuleCompileErrors(ordered))
         }
         metrics = checker.metrics
-        return .success(CompiledRule(
+        return .success(CompiledRule(program: RuleProgram(
             source: source,
             type: typed.type,
             referencedFields: checker.referencedFields,
@@ -107,6 +135,6 @@ public enum RuleCompiler {
             metricSlots: checker.metricSlots,
             metricRequests: checker.metricSlots.map { checker.metrics.requests[$0] },
             root: RuleNode.lower(typed),
-            tree: typed))
+            tree: typed)))
     }
 }

@@ -5,6 +5,7 @@ public struct RuleSourceLocation: Sendable, Hashable, Comparable, CustomStringCo
     /// 1-based column, counted in `Character`s (so `免` is one column, not three bytes).
     public var column: Int
 
+    /// A location; both numbers are 1-based.
     public init(line: Int, column: Int) {
         self.line = line
         self.column = column
@@ -13,6 +14,7 @@ public struct RuleSourceLocation: Sendable, Hashable, Comparable, CustomStringCo
     /// `line:column`.
     public var description: String { "\(line):\(column)" }
 
+    /// Orders by line, then column.
     public static func < (lhs: RuleSourceLocation, rhs: RuleSourceLocation) -> Bool {
         (lhs.line, lhs.column) < (rhs.line, rhs.column)
     }
@@ -27,6 +29,7 @@ public struct RuleDiagnostic: Error, Sendable, Hashable, CustomStringConvertible
     /// How to fix it, when there is an obvious fix, e.g. `did you mean 'orders'?`.
     public var suggestion: String?
 
+    /// A diagnostic at `location`, with an optional fix.
     public init(location: RuleSourceLocation, message: String, suggestion: String? = nil) {
         self.location = location
         self.message = message
@@ -43,8 +46,10 @@ public struct RuleDiagnostic: Error, Sendable, Hashable, CustomStringConvertible
 
 /// All problems found while compiling one rule, ordered by location.
 public struct RuleCompileErrors: Error, Sendable, Hashable, CustomStringConvertible {
+    /// At least one diagnostic, sorted by location.
     public var diagnostics: [RuleDiagnostic]
 
+    /// Wraps diagnostics as thrown/returned by the compiler.
     public init(_ diagnostics: [RuleDiagnostic]) {
         self.diagnostics = diagnostics
     }

@@ -8,6 +8,7 @@ public struct RuleExplanationNode: Sendable, Codable, Hashable {
     /// because they explain nothing.
     public var children: [RuleExplanationNode]
 
+    /// A node; explanations are normally built by ``CompiledRule/explain(_:)``.
     public init(text: String, value: RuleValue, children: [RuleExplanationNode] = []) {
         self.text = text
         self.value = value
@@ -33,6 +34,7 @@ public struct RuleExplanation: Sendable, Codable, Hashable, CustomStringConverti
     /// e.g. `orders(within: 90d) >= 5  (6 >= 5: true)`.
     public var conditions: [String]
 
+    /// An explanation; normally built by ``CompiledRule/explain(_:)``.
     public init(source: String, result: Bool, root: RuleExplanationNode, facts: [String], conditions: [String]) {
         self.source = source
         self.result = result
@@ -69,72 +71,74 @@ struct RuleExplainer<F: RuleFacts> {
         if seenFacts.insert(name).inserted { factLines.append("\(name) = \(value)") }
     }
 
-    private mutating func child(_ node: RuleExprNode, _ children: inout [RuleExplanationNode]) -> RuleValue {
-        let explained = visit(node)
-        if !node.isConstant { children.append(explained) }
-        return explained.value
-    }
-
     mutating func visit(_ node: RuleExprNode) -> RuleExplanationNode {
         var children: [RuleExplanationNode] = []
-        let value: RuleValue
+        var values: [RuleValue] = []
+        for operand in node.expr.operands {
+            let explained = visit(operand)
+            if !operand.isConstant { children.append(explained) }
+            values.append(explained.value)
+        }
+        return RuleExplanationNode(text: node.text, value: combine(node, values), children: children)
+    }
+
+    /// The node's value from its operands' values (in ``RuleExpr/operands`` order), recording
+    /// facts and conditions on the way. Kept apart from `visit` so the recursive frame stays small.
+    private mutating func combine(_ node: RuleExprNode, _ values: [RuleValue]) -> RuleValue {
         switch node.expr {
         case .literal(let v):
-            value = v
-        case .list(let items):
-            var values: [RuleValue] = []
-            for item in items { values.append(child(item, &children)) }
-            value = .list(values)
+            return v
+        case .list:
+            return .list(values)
         case .field(let slot, let name):
-            value = facts.field(slot)
+            let value = facts.field(slot)
             record(name, value)
+            return value
         case .metric(let slot, let request):
-            value = facts.metric(slot)
+            let value = facts.metric(slot)
             record(request.description, value)
-        case .hasTag(let nameNode, let groupNode):
-            let name = child(nameNode, &children)
-            let group = groupNode.map { child($0, &children) }
-            switch (name, group) {
-            case (.string(let tag), nil):
-                value = .bool(facts.hasTag(tag, group: nil))
-                record("has_tag(\(name))", value)
-            case (.string(let tag), .string(let groupName)?):
-                value = .bool(facts.hasTag(tag, group: groupName))
-                record("has_tag(\(name), group: \(group!))", value)
-            default:
-                value = .null
-            }
-        case .not(let x):
-            value = RuleOperations.not(child(x, &children))
-        case .negate(let x):
-            value = RuleOperations.negate(child(x, &children))
-        case .logical(let isAnd, let a, let b):
-            let l = child(a, &children), r = child(b, &children)
-            value = isAnd ? RuleOperations.and(l, r) : RuleOperations.or(l, r)
-        case .compare(let op, let a, let b):
-            let l = child(a, &children), r = child(b, &children)
-            value = RuleOperations.compare(op, l, r)
-            conditions.append("\(node.text)  (\(l) \(op.symbol) \(r): \(value))")
-        case .nullCheck(let x, let isNull):
-            let v = child(x, &children)
-            value = RuleOperations.nullCheck(v, isNull: isNull)
-            conditions.append("\(node.text)  (\(v) \(isNull ? "==" : "!=") null: \(value))")
-        case .membership(let a, let b, let negated):
-            let v = child(a, &children), list = child(b, &children)
-            value = RuleOperations.membership(v, in: list, negated: negated)
-            conditions.append("\(node.text)  (\(v): \(value))")
-        case .between(let a, let b, let c):
-            let v = child(a, &children), low = child(b, &children), high = child(c, &children)
-            value = RuleOperations.between(v, low, high)
-            conditions.append("\(node.text)  (\(v) between \(low) and \(high): \(value))")
-        case .arithmetic(let op, let a, let b):
-            let l = child(a, &children), r = child(b, &children)
-            value = RuleOperations.arithmetic(op, l, r)
-        case .call(let fn, let arguments):
-            var values: [RuleValue] = []
-            for argument in arguments { values.append(child(argument, &children)) }
-            value = RuleOperations.call(fn, values)
+            return value
+        case .hasTag:
+            return hasTag(values)
+        case .not:
+            return RuleOperations.not(values[0])
+        case .negate:
+            return RuleOperations.negate(values[0])
+        case .logical(let isAnd, _):
+            return values.dropFirst().reduce(values[0]) { isAnd ? RuleOperations.and($0, $1) : RuleOperations.or($0, $1) }
+        case .compare(let op, _, _):
+            let value = RuleOperations.compare(op, values[0], values[1])
+            conditions.append("\(node.text)  (\(values[0]) \(op.symbol) \(values[1]): \(value))")
+            return value
+        case .nullCheck(_, let isNull):
+            let value = RuleOperations.nullCheck(values[0], isNull: isNull)
+            conditions.append("\(node.text)  (\(values[0]) \(isNull ? "==" : "!=") null: \(value))")
+            return value
+        case .membership(_, _, let negated):
+            let value = RuleOperations.membership(values[0], in: values[1], negated: negated)
+            conditions.append("\(node.text)  (\(values[0]): \(value))")
+            return value
+        case .between:
+            let value = RuleOperations.between(values[0], values[1], values[2])
+            conditions.append("\(node.text)  (\(values[0]) between \(values[1]) and \(values[2]): \(value))")
+            return value
+        case .arithmetic(let op, _, _):
+            return RuleOperations.arithmetic(op, values[0], values[1])
+        case .call(let fn, _):
+            return RuleOperations.call(fn, values)
         }
-        return RuleExplanationNode(text: node.text, value: value, children: children)
+    }
+
+    private mutating func hasTag(_ values: [RuleValue]) -> RuleValue {
+        guard case .string(let tag) = values[0] else { return .null }
+        if values.count == 1 {
+            let value = RuleValue.bool(facts.hasTag(tag, group: nil))
+            record("has_tag(\(values[0]))", value)
+            return value
+        }
+        guard case .string(let group) = values[1] else { return .null }
+        let value = RuleValue.bool(facts.hasTag(tag, group: group))
+        record("has_tag(\(values[0]), group: \(values[1]))", value)
+        return value
     }
 }

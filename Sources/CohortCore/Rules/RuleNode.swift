@@ -10,6 +10,10 @@ indirect enum RuleNode: Sendable {
     case not(RuleNode)
     case and(RuleNode, RuleNode)
     case or(RuleNode, RuleNode)
+    /// `and` over three or more operands.
+    case all([RuleNode])
+    /// `or` over three or more operands.
+    case any([RuleNode])
     case compare(RuleComparison, RuleNode, RuleNode)
     /// Right operand is a constant `.number` or `.duration`.
     case compareConstant(RuleComparison, RuleNode, RuleValue)
@@ -55,8 +59,12 @@ indirect enum RuleNode: Sendable {
             return .not(lower(x))
         case .negate(let x):
             return .negate(lower(x))
-        case .logical(let isAnd, let a, let b):
-            return isAnd ? .and(lower(a), lower(b)) : .or(lower(a), lower(b))
+        case .logical(let isAnd, let operands):
+            let lowered = operands.map(lower)
+            if lowered.count == 2 {
+                return isAnd ? .and(lowered[0], lowered[1]) : .or(lowered[0], lowered[1])
+            }
+            return isAnd ? .all(lowered) : .any(lowered)
         case .compare(let op, let a, let b):
             let l = lower(a), r = lower(b)
             if let c = r.constantValue, c.isNumeric { return .compareConstant(op, l, c) }
@@ -112,6 +120,24 @@ indirect enum RuleNode: Sendable {
             let l = a.evaluate(facts)
             if case .bool(true) = l { return l }
             return RuleOperations.or(l, b.evaluate(facts))
+        case .all(let operands):
+            var result = RuleValue.bool(true)
+            for operand in operands {
+                let v = operand.evaluate(facts)
+                if case .bool(true) = v { continue }
+                if case .bool(false) = v { return v }
+                result = .null
+            }
+            return result
+        case .any(let operands):
+            var result = RuleValue.bool(false)
+            for operand in operands {
+                let v = operand.evaluate(facts)
+                if case .bool(false) = v { continue }
+                if case .bool(true) = v { return v }
+                result = .null
+            }
+            return result
         case .compare(let op, let a, let b):
             return RuleOperations.compare(op, a.evaluate(facts), b.evaluate(facts))
         case .compareConstant(let op, let a, let c):

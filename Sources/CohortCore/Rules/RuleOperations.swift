@@ -229,7 +229,7 @@ enum RuleOperations {
 
     static func call(_ fn: RuleBuiltin, _ a: RuleValue, _ b: RuleValue) -> RuleValue {
         switch (fn, a, b) {
-        case (.contains, .string(let s), .string(let part)): return .bool(s.contains(part))
+        case (.contains, .string(let s), .string(let part)): return .bool(substring(part, of: s))
         case (.startsWith, .string(let s), .string(let prefix)): return .bool(s.hasPrefix(prefix))
         case (.endsWith, .string(let s), .string(let suffix)): return .bool(s.hasSuffix(suffix))
         case (.min, .number(let x), .number(let y)): return .number(Swift.min(x, y))
@@ -238,6 +238,58 @@ enum RuleOperations {
         case (.max, .duration(let x), .duration(let y)): return .duration(Swift.max(x, y))
         default: return .null
         }
+    }
+
+    /// Substring search on UTF-8 bytes. The generic `String.contains` goes through the
+    /// string-processing machinery and costs microseconds per call, which dominates a run over a
+    /// million contacts. A byte match is accepted only if it starts and ends on Character
+    /// boundaries, so "e" is not found inside a decomposed "é"; like the byte search itself,
+    /// this compares text as stored, without Unicode normalization.
+    static func substring(_ part: String, of text: String) -> Bool {
+        if part.isEmpty { return true }
+        let found = text.utf8.withContiguousStorageIfAvailable { haystack in
+            part.utf8.withContiguousStorageIfAvailable { needle in
+                firstMatch(needle, in: haystack) { offset in
+                    let utf8 = text.utf8
+                    let start = utf8.index(utf8.startIndex, offsetBy: offset)
+                    let end = utf8.index(start, offsetBy: needle.count)
+                    return start.samePosition(in: text) != nil && end.samePosition(in: text) != nil
+                }
+            }
+        }
+        // Strings without contiguous UTF-8 (bridged ones) take the slow general path.
+        return (found ?? nil) ?? text.contains(part)
+    }
+
+    private static func firstMatch(
+        _ needle: UnsafeBufferPointer<UInt8>,
+        in haystack: UnsafeBufferPointer<UInt8>,
+        onCharacterBoundaries: (Int) -> Bool
+    ) -> Bool {
+        guard needle.count <= haystack.count else { return false }
+        let first = needle[0]
+        var i = 0
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count {
+                    let end = i + needle.count
+                    if isBoundary(haystack, i) && isBoundary(haystack, end) { return true }
+                    if onCharacterBoundaries(i) { return true }
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    /// A cheap sufficient test for a Character boundary: between two ASCII bytes other than CR LF.
+    @inline(__always)
+    private static func isBoundary(_ bytes: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        if i == 0 || i == bytes.count { return true }
+        let before = bytes[i - 1], after = bytes[i]
+        return before < 0x80 && after < 0x80 && !(before == 0x0D && after == 0x0A)
     }
 
     static func call(_ fn: RuleBuiltin, _ arguments: [RuleValue]) -> RuleValue {

@@ -1,18 +1,7 @@
 enum RuleBinaryOperator: Sendable {
-    case and, or
     case comparison(RuleComparison)
     case membership(negated: Bool)
     case arithmetic(RuleArithmetic)
-
-    var symbol: String {
-        switch self {
-        case .and: "and"
-        case .or: "or"
-        case .comparison(let op): op.symbol
-        case .membership(let negated): negated ? "not in" : "in"
-        case .arithmetic(let op): op.symbol
-        }
-    }
 }
 
 /// Untyped syntax tree straight from the parser.
@@ -23,6 +12,8 @@ indirect enum RuleSyntaxKind: Sendable {
     case call(String, [RuleSyntaxArgument])
     case negate(RuleSyntax)
     case not(RuleSyntax)
+    /// `a and b and c` is one node, so long generated chains don't deepen the tree.
+    case logical(isAnd: Bool, [RuleSyntax])
     case binary(RuleBinaryOperator, RuleSyntax, RuleSyntax)
     case between(RuleSyntax, RuleSyntax, RuleSyntax)
 }
@@ -35,6 +26,8 @@ struct RuleSyntax: Sendable {
     var location: RuleSourceLocation
     /// Where diagnostics about the operation itself point (the operator of a binary expression).
     var anchor: RuleSourceLocation
+    /// Height of the tree below and including this node.
+    var depth: Int
 
     var isNullLiteral: Bool {
         if case .literal(.null) = kind { return true }
@@ -52,6 +45,7 @@ struct RuleSyntaxArgument: Sendable {
 struct RuleParser {
     let tokens: [RuleToken]
     private var position = 0
+    private var nesting = 0
 
     init(tokens: [RuleToken]) {
         self.tokens = tokens
@@ -76,40 +70,73 @@ struct RuleParser {
         return expression
     }
 
-    private func node(_ kind: RuleSyntaxKind, from start: Int, anchor: RuleSourceLocation? = nil) -> RuleSyntax {
-        RuleSyntax(kind: kind, tokens: start..<position, location: tokens[start].location, anchor: anchor ?? tokens[start].location)
+    private func node(_ kind: RuleSyntaxKind, from start: Int, anchor: RuleSourceLocation? = nil) throws(RuleDiagnostic) -> RuleSyntax {
+        let children: [RuleSyntax] = switch kind {
+        case .literal, .name: []
+        case .list(let items): items
+        case .call(_, let arguments): arguments.map(\.value)
+        case .negate(let x), .not(let x): [x]
+        case .logical(_, let operands): operands
+        case .binary(_, let a, let b): [a, b]
+        case .between(let a, let b, let c): [a, b, c]
+        }
+        let depth = 1 + (children.map(\.depth).max() ?? 0)
+        guard depth <= Self.maxDepth else { throw tooDeep(at: tokens[start].location) }
+        return RuleSyntax(kind: kind, tokens: start..<position, location: tokens[start].location,
+                          anchor: anchor ?? tokens[start].location, depth: depth)
+    }
+
+    /// Checking, evaluation and explanation all recurse over the tree, and rules may be evaluated
+    /// on threads with small stacks; real rules nest a few levels, so a hard cap costs nothing.
+    static let maxDepth = 32
+
+    private func tooDeep(at location: RuleSourceLocation) -> RuleDiagnostic {
+        RuleDiagnostic(location: location, message: "the rule is nested too deeply (more than \(Self.maxDepth) levels)",
+                       suggestion: "split it into simpler rules, or use 'in [...]' instead of long 'or' chains")
+    }
+
+    /// Guards the parser's own recursion, which happens before any node (and its depth) exists.
+    private mutating func enter() throws(RuleDiagnostic) {
+        nesting += 1
+        if nesting > Self.maxDepth { throw tooDeep(at: current.location) }
     }
 
     private mutating func parseOr() throws(RuleDiagnostic) -> RuleSyntax {
+        try enter()
+        defer { nesting -= 1 }
         let start = position
-        var lhs = try parseAnd()
+        let first = try parseAnd()
+        guard current.kind == .keywordOr else { return first }
+        let anchor = current.location
+        var operands = [first]
         while current.kind == .keywordOr {
-            let anchor = current.location
             advance()
-            let rhs = try parseAnd()
-            lhs = node(.binary(.or, lhs, rhs), from: start, anchor: anchor)
+            operands.append(try parseAnd())
         }
-        return lhs
+        return try node(.logical(isAnd: false, operands), from: start, anchor: anchor)
     }
 
     private mutating func parseAnd() throws(RuleDiagnostic) -> RuleSyntax {
         let start = position
-        var lhs = try parseNot()
+        let first = try parseNot()
+        guard current.kind == .keywordAnd else { return first }
+        let anchor = current.location
+        var operands = [first]
         while current.kind == .keywordAnd {
-            let anchor = current.location
             advance()
-            let rhs = try parseNot()
-            lhs = node(.binary(.and, lhs, rhs), from: start, anchor: anchor)
+            operands.append(try parseNot())
         }
-        return lhs
+        return try node(.logical(isAnd: true, operands), from: start, anchor: anchor)
     }
 
     private mutating func parseNot() throws(RuleDiagnostic) -> RuleSyntax {
         guard current.kind == .keywordNot else { return try parseComparison() }
+        try enter()
+        defer { nesting -= 1 }
         let start = position
         advance()
         let operand = try parseNot()
-        return node(.not(operand), from: start)
+        return try node(.not(operand), from: start)
     }
 
     private static func comparison(_ kind: RuleTokenKind) -> RuleComparison? {
@@ -133,13 +160,24 @@ struct RuleParser {
         let start = position
         let lhs = try parseAdditive()
         guard atComparison else { return lhs }
+        let result = try parseComparisonOperator(lhs, from: start)
+        if atComparison {
+            throw RuleDiagnostic(location: current.location, message: "comparisons cannot be chained",
+                                 suggestion: "combine them with 'and', e.g. a < b and b < c")
+        }
+        return result
+    }
+
+    // Split from parseComparison (and parsePrimary into helpers below) to keep the frames of
+    // the recursive path small: unoptimized builds reserve stack for every case's locals.
+    private mutating func parseComparisonOperator(_ lhs: RuleSyntax, from start: Int) throws(RuleDiagnostic) -> RuleSyntax {
         let anchor = current.location
-        let result: RuleSyntax
         if let op = Self.comparison(current.kind) {
             advance()
             let rhs = try parseAdditive()
-            result = node(.binary(.comparison(op), lhs, rhs), from: start, anchor: anchor)
-        } else if current.kind == .keywordBetween {
+            return try node(.binary(.comparison(op), lhs, rhs), from: start, anchor: anchor)
+        }
+        if current.kind == .keywordBetween {
             advance()
             let low = try parseAdditive()
             guard current.kind == .keywordAnd else {
@@ -147,19 +185,13 @@ struct RuleParser {
             }
             advance()
             let high = try parseAdditive()
-            result = node(.between(lhs, low, high), from: start, anchor: anchor)
-        } else {
-            let negated = current.kind == .keywordNot
-            if negated { advance() }
-            advance()
-            let rhs = try parseAdditive()
-            result = node(.binary(.membership(negated: negated), lhs, rhs), from: start, anchor: anchor)
+            return try node(.between(lhs, low, high), from: start, anchor: anchor)
         }
-        if atComparison {
-            throw RuleDiagnostic(location: current.location, message: "comparisons cannot be chained",
-                                 suggestion: "combine them with 'and', e.g. a < b and b < c")
-        }
-        return result
+        let negated = current.kind == .keywordNot
+        if negated { advance() }
+        advance()
+        let rhs = try parseAdditive()
+        return try node(.binary(.membership(negated: negated), lhs, rhs), from: start, anchor: anchor)
     }
 
     private mutating func parseAdditive() throws(RuleDiagnostic) -> RuleSyntax {
@@ -175,7 +207,7 @@ struct RuleParser {
             let anchor = current.location
             advance()
             let rhs = try parseMultiplicative()
-            lhs = node(.binary(.arithmetic(op), lhs, rhs), from: start, anchor: anchor)
+            lhs = try node(.binary(.arithmetic(op), lhs, rhs), from: start, anchor: anchor)
         }
     }
 
@@ -193,21 +225,31 @@ struct RuleParser {
             let anchor = current.location
             advance()
             let rhs = try parseUnary()
-            lhs = node(.binary(.arithmetic(op), lhs, rhs), from: start, anchor: anchor)
+            lhs = try node(.binary(.arithmetic(op), lhs, rhs), from: start, anchor: anchor)
         }
     }
 
     private mutating func parseUnary() throws(RuleDiagnostic) -> RuleSyntax {
         guard current.kind == .minus else { return try parsePrimary() }
+        try enter()
+        defer { nesting -= 1 }
         let start = position
         advance()
         let operand = try parseUnary()
-        return node(.negate(operand), from: start)
+        return try node(.negate(operand), from: start)
     }
 
     private mutating func parsePrimary() throws(RuleDiagnostic) -> RuleSyntax {
-        let start = position
-        let literal: RuleValue?
+        switch current.kind {
+        case .leftBracket: return try parseList()
+        case .leftParen: return try parseParenthesized()
+        case .identifier: return try parseNameOrCall()
+        default: return try parseLiteral()
+        }
+    }
+
+    private mutating func parseLiteral() throws(RuleDiagnostic) -> RuleSyntax {
+        let literal: RuleValue
         switch current.kind {
         case .number(let x): literal = .number(x)
         case .duration(let x): literal = .duration(x)
@@ -215,64 +257,69 @@ struct RuleParser {
         case .keywordTrue: literal = .bool(true)
         case .keywordFalse: literal = .bool(false)
         case .keywordNull: literal = .null
-        default: literal = nil
+        default: throw unexpected(expected: "an expression")
         }
-        if let literal {
-            advance()
-            return node(.literal(literal), from: start)
+        let start = position
+        advance()
+        return try node(.literal(literal), from: start)
+    }
+
+    private mutating func parseList() throws(RuleDiagnostic) -> RuleSyntax {
+        let start = position
+        advance()
+        var elements: [RuleSyntax] = []
+        while current.kind != .rightBracket {
+            elements.append(try parseOr())
+            if current.kind == .comma {
+                advance()
+            } else if current.kind != .rightBracket {
+                throw unexpected(expected: "',' or ']' in list")
+            }
         }
-        switch current.kind {
-        case .leftBracket:
-            advance()
-            var elements: [RuleSyntax] = []
-            while current.kind != .rightBracket {
-                elements.append(try parseOr())
-                if current.kind == .comma {
+        advance()
+        return try node(.list(elements), from: start)
+    }
+
+    private mutating func parseParenthesized() throws(RuleDiagnostic) -> RuleSyntax {
+        let start = position
+        let open = current.location
+        advance()
+        var inner = try parseOr()
+        guard current.kind == .rightParen else {
+            throw unexpected(expected: "')' to close '(' at \(open)")
+        }
+        advance()
+        // Keep the parentheses in the node's text so explanations quote what the user wrote.
+        inner.tokens = start..<position
+        return inner
+    }
+
+    private mutating func parseNameOrCall() throws(RuleDiagnostic) -> RuleSyntax {
+        let start = position
+        guard case .identifier(let name) = current.kind else { throw unexpected(expected: "a name") }
+        advance()
+        guard current.kind == .leftParen else { return try node(.name(name), from: start) }
+        advance()
+        var arguments: [RuleSyntaxArgument] = []
+        if current.kind != .rightParen {
+            while true {
+                let location = current.location
+                var label: String?
+                if case .identifier(let l) = current.kind, peekKind(1) == .colon {
+                    label = l
                     advance()
-                } else if current.kind != .rightBracket {
-                    throw unexpected(expected: "',' or ']' in list")
-                }
-            }
-            advance()
-            return node(.list(elements), from: start)
-        case .leftParen:
-            let open = current.location
-            advance()
-            var inner = try parseOr()
-            guard current.kind == .rightParen else {
-                throw unexpected(expected: "')' to close '(' at \(open)")
-            }
-            advance()
-            // Keep the parentheses in the node's text so explanations quote what the user wrote.
-            inner.tokens = start..<position
-            return inner
-        case .identifier(let name):
-            advance()
-            guard current.kind == .leftParen else { return node(.name(name), from: start) }
-            advance()
-            var arguments: [RuleSyntaxArgument] = []
-            if current.kind != .rightParen {
-                while true {
-                    let location = current.location
-                    var label: String?
-                    if case .identifier(let l) = current.kind, peekKind(1) == .colon {
-                        label = l
-                        advance()
-                        advance()
-                    }
-                    arguments.append(RuleSyntaxArgument(label: label, location: location, value: try parseOr()))
-                    guard current.kind == .comma else { break }
                     advance()
                 }
+                arguments.append(RuleSyntaxArgument(label: label, location: location, value: try parseOr()))
+                guard current.kind == .comma else { break }
+                advance()
             }
-            guard current.kind == .rightParen else {
-                throw unexpected(expected: "',' or ')' in the arguments of \(name)")
-            }
-            advance()
-            return node(.call(name, arguments), from: start)
-        default:
-            throw unexpected(expected: "an expression")
         }
+        guard current.kind == .rightParen else {
+            throw unexpected(expected: "',' or ')' in the arguments of \(name)")
+        }
+        advance()
+        return try node(.call(name, arguments), from: start)
     }
 
     /// A diagnostic for the current token, with a hint for the usual ways rules go wrong.

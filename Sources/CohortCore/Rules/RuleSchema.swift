@@ -15,6 +15,7 @@ public struct RuleMetricParameter: Sendable, Hashable {
     /// defaults to "value".
     public var allowedName: String?
 
+    /// A parameter; optional unless `required`, any value unless `allowed` lists them.
     public init(label: String, type: RuleType, required: Bool = false, allowed: [String]? = nil, allowedName: String? = nil) {
         self.label = label
         self.type = type
@@ -26,7 +27,9 @@ public struct RuleMetricParameter: Sendable, Hashable {
 
 /// A field a rule can read by name, e.g. `days_since_added`.
 public struct RuleFieldDeclaration: Sendable, Hashable {
+    /// The identifier rules use.
     public var name: String
+    /// The type of the values supplied for it.
     public var type: RuleType
     /// Whether the caller may supply `.null` for it (e.g. `rfm` for contacts without a score).
     public var nullable: Bool
@@ -38,8 +41,11 @@ public struct RuleFieldDeclaration: Sendable, Hashable {
 
 /// A metric function a rule can call, e.g. `orders(within: 90d)`.
 public struct RuleMetricDeclaration: Sendable, Hashable {
+    /// The function name rules call.
     public var name: String
+    /// Its labelled, constant-only parameters.
     public var parameters: [RuleMetricParameter]
+    /// The type of the values supplied for each request.
     public var result: RuleType
     /// Whether the caller may supply `.null` for it (e.g. an average over no orders).
     public var nullable: Bool
@@ -133,6 +139,7 @@ public struct RuleMetricRequest: Sendable, Hashable, CustomStringConvertible {
     /// Durations are stored in seconds, so `90d` and `2160h` are the same request.
     public var arguments: [String: RuleValue]
 
+    /// A request; the compiler builds these from calls such as `orders(within: 90d)`.
     public init(name: String, arguments: [String: RuleValue] = [:]) {
         self.name = name
         self.arguments = arguments
@@ -152,6 +159,7 @@ public struct RuleMetricRegistry: Sendable {
     public private(set) var requests: [RuleMetricRequest] = []
     private var slots: [RuleMetricRequest: Int] = [:]
 
+    /// An empty registry; share one across all rules of a run.
     public init() {}
 
     /// The slot of `request`, if some compiled rule needs it.

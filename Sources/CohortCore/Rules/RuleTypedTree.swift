@@ -8,7 +8,7 @@ indirect enum RuleExpr: Sendable {
     case hasTag(name: RuleExprNode, group: RuleExprNode?)
     case not(RuleExprNode)
     case negate(RuleExprNode)
-    case logical(isAnd: Bool, RuleExprNode, RuleExprNode)
+    case logical(isAnd: Bool, [RuleExprNode])
     case compare(RuleComparison, RuleExprNode, RuleExprNode)
     case nullCheck(RuleExprNode, isNull: Bool)
     case membership(RuleExprNode, RuleExprNode, negated: Bool)
@@ -32,11 +32,21 @@ struct RuleExprNode: Sendable {
         switch expr {
         case .literal: isConstant = true
         case .field, .metric, .hasTag: isConstant = false
-        case .list(let items), .call(_, let items): isConstant = items.allSatisfy(\.isConstant)
-        case .not(let x), .negate(let x), .nullCheck(let x, _): isConstant = x.isConstant
-        case .logical(_, let a, let b), .compare(_, let a, let b), .membership(let a, let b, _), .arithmetic(_, let a, let b):
-            isConstant = a.isConstant && b.isConstant
-        case .between(let a, let b, let c): isConstant = a.isConstant && b.isConstant && c.isConstant
+        default: isConstant = expr.operands.allSatisfy(\.isConstant)
+        }
+    }
+}
+
+extension RuleExpr {
+    /// Sub-expressions in source order.
+    var operands: [RuleExprNode] {
+        switch self {
+        case .literal, .field, .metric: []
+        case .list(let items), .logical(_, let items), .call(_, let items): items
+        case .hasTag(let name, let group): [name] + (group.map { [$0] } ?? [])
+        case .not(let x), .negate(let x), .nullCheck(let x, _): [x]
+        case .compare(_, let a, let b), .membership(let a, let b, _), .arithmetic(_, let a, let b): [a, b]
+        case .between(let a, let b, let c): [a, b, c]
         }
     }
 }

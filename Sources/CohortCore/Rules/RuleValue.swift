@@ -127,6 +127,7 @@ extension RuleValue: Codable {
     // because it has no JSON counterpart and must not be confused with a plain number.
     private enum CodingKeys: String, CodingKey { case duration }
 
+    /// Decodes the JSON-native form written by ``encode(to:)``.
     public init(from decoder: any Decoder) throws {
         if let keyed = try? decoder.container(keyedBy: CodingKeys.self) {
             self = .duration(try keyed.decode(Double.self, forKey: .duration))
@@ -146,6 +147,7 @@ extension RuleValue: Codable {
         }
     }
 
+    /// Encodes as plain JSON values; a duration as `{"duration": seconds}`.
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .duration(let seconds):

@@ -1,0 +1,100 @@
+import CohortConfig
+import CohortCore
+import CohortServer
+import CohortStore
+import CohortTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+/// `POST /api/v1/interactions`: admin token, whole-batch validation, idempotency.
+struct InteractionsAPITests {
+    let database: CohortDatabase
+
+    init() throws {
+        database = try CohortDatabase()
+    }
+
+    func withApp(adminToken: String? = "s3cret-admin", _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        var settings = CallbackEndpointTests.settings()
+        settings.secrets.adminToken = adminToken
+        var dependencies = AppDependencies(sqlite: database, settings: settings)
+        dependencies.interactions = SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID)
+        let app = try CohortApplication.build(dependencies, logger: Logger(label: "test"))
+        try await app.test(.router, body)
+    }
+
+    func post(_ client: any TestClientProtocol, _ json: String, token: String? = "s3cret-admin") async throws -> (HTTPResponse.Status, String) {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        headers[.contentType] = "application/json"
+        return try await client.execute(uri: "/api/v1/interactions", method: .post, headers: headers, body: ByteBuffer(string: json)) {
+            ($0.status, String(buffer: $0.body))
+        }
+    }
+
+    static let batch = """
+        {"interactions": [
+          {"kind": "order", "external_userid": "wmA", "occurred_at": "2026-11-20T10:00:00+08:00", "amount": 128.5, "source": "shop", "source_id": "o-1"},
+          {"kind": "feedback", "phone": "13800138000", "occurred_at": 1795392000, "source": "crm", "source_id": "f-9", "attributes": {"score": "2"}}
+        ]}
+        """
+
+    @Test func aValidBatchIsStoredOnceAndAReplayChangesNothing() async throws {
+        try await withApp { client in
+            let (status, body) = try await post(client, Self.batch)
+            #expect(status == .ok)
+            #expect(body.contains("\"inserted\":2"))
+            #expect(body.contains("\"unmatched\":2"))
+            let (again, replay) = try await post(client, Self.batch)
+            #expect(again == .ok)
+            #expect(replay.contains("\"unchanged\":2"))
+            #expect(replay.contains("\"inserted\":0"))
+        }
+    }
+
+    @Test func oneBadItemRejectsTheWholeBatchWithEveryProblem() async throws {
+        try await withApp { client in
+            let json = """
+                [{"kind": "order", "external_userid": "wmA", "occurred_at": "2026-11-20", "source_id": "1"},
+                 {"kind": "order", "external_userid": "wmA", "occurred_at": "2026-11-20", "amount": 1, "source_id": "2"},
+                 {"kind": "order", "external_userid": "wmA", "occurred_at": "2026-11-20", "amount": 1, "source_id": "3", "colour": "red"}]
+                """
+            let (status, body) = try await post(client, json)
+            #expect(status == .unprocessableContent)
+            #expect(body.contains("\"index\":0"))
+            #expect(body.contains("an order needs an amount"))
+            #expect(body.contains("unknown field colour"))
+            #expect(!body.contains("\"index\":1"))
+            let (ok, stored) = try await post(client, "[" + json.split(separator: "\n")[1].dropLast() + "]")
+            #expect(ok == .ok)
+            #expect(stored.contains("\"inserted\":1"))
+        }
+    }
+
+    @Test func theAPIRefusesAMissingOrWrongTokenAndIsOffWithoutOne() async throws {
+        try await withApp { client in
+            let status1 = try await post(client, Self.batch, token: nil).0
+            #expect(status1 == .unauthorized)
+            let status2 = try await post(client, Self.batch, token: "s3cret-admim").0
+            #expect(status2 == .unauthorized)
+        }
+        try await withApp(adminToken: nil) { client in
+            let status3 = try await post(client, Self.batch).0
+            #expect(status3 == .serviceUnavailable)
+        }
+    }
+
+    @Test func moreThanAThousandItemsAreRefused() async throws {
+        try await withApp { client in
+            let item = #"{"kind": "feedback", "external_userid": "wmA", "occurred_at": "2026-11-20", "source_id": "x"}"#
+            let json = "[" + Array(repeating: item, count: 1_001).joined(separator: ",") + "]"
+            let status4 = try await post(client, json).0
+            #expect(status4 == .contentTooLarge)
+        }
+    }
+}
