@@ -20,147 +20,215 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
         async throws -> GradingPopulation
     {
         let corpID = self.corpID
-        return try await writer.read { db in
-            var population = GradingPopulation(asOf: plan.asOf)
-            // `only` restricts every query to the given contacts (incremental runs).
-            let only = filter.map { ids in " AND external_userid IN (\(ids.map { _ in "?" }.joined(separator: ",")))" } ?? ""
-            let onlyArguments = StatementArguments(filter ?? [])
-            var index: [String: Int] = [:]
-            let contactRows = try Row.fetchCursor(
-                db, sql: "SELECT external_userid, gender, type, corp_name FROM contacts WHERE corp_id = ?\(only) ORDER BY external_userid",
-                arguments: [corpID] + onlyArguments)
-            while let row = try contactRows.next() {
-                let id: String = row[0]
-                index[id] = population.contacts.count
-                population.contacts.append(GradingContact(externalUserID: id, gender: row[1], type: row[2], corpName: row[3]))
-            }
-            let grades = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT external_userid, recency, frequency, monetary, r, f, m, segment, abc, clv, lifecycle, lifecycle_since
-                    FROM grades WHERE corp_id = ?\(only)
-                    """,
-                arguments: [corpID] + onlyArguments)
-            while let row = try grades.next() {
-                guard let contact = index[row[0]] else { continue }
-                population.contacts[contact].previous = Self.grade(row)
-            }
-            // Relations with their tags and assignments, all read in primary-key order and merged.
-            var relationIndex: [RelationKey: Int] = [:]
-            let relations = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT external_userid, userid, add_way, state, createtime FROM relations
-                    WHERE corp_id = ? AND ended_at IS NULL\(only) ORDER BY external_userid, userid
-                    """,
-                arguments: [corpID] + onlyArguments)
-            while let row = try relations.next() {
-                let id: String = row[0]
-                guard let contact = index[id] else { continue }
-                let relation = GradingRelation(contact: contact, userID: row[1], addWay: row[2], state: row[3], createTime: row[4])
-                relationIndex[RelationKey(externalUserID: id, userID: relation.userID)] = population.relations.count
-                population.relations.append(relation)
-                population.contacts[contact].liveRelations += 1
-                if let created = relation.createTime, created < population.contacts[contact].addedAt ?? .max {
-                    population.contacts[contact].addedAt = created
-                }
-            }
-            let tags = try Row.fetchCursor(
-                db, sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ?\(only)",
-                arguments: [corpID] + onlyArguments)
-            while let row = try tags.next() {
-                if let relation = relationIndex[RelationKey(externalUserID: row[0], userID: row[1])] {
-                    population.relations[relation].tagIDs.append(row[2])
-                }
-            }
-            let assignments = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT external_userid, userid, tag, rule_id, status, config_version, facts, assigned_at, expires_at
-                    FROM tag_assignments WHERE corp_id = ?\(only)
-                    """,
-                arguments: [corpID] + onlyArguments)
-            while let row = try assignments.next() {
-                if let relation = relationIndex[RelationKey(externalUserID: row[0], userID: row[1])] {
-                    population.relations[relation].assignments.append(Self.assignment(row, offset: 2))
-                }
-            }
-            relationIndex = [:]
-            // Aggregates: one grouped pass over the interactions index.
-            let stride = plan.columns.count
-            population.columns = [Int64](repeating: 0, count: population.contacts.count * stride)
-            for contact in population.contacts.indices {
-                for (column, spec) in plan.columns.enumerated() where spec.measure == .first || spec.measure == .last {
-                    population.columns[contact * stride + column] = AggregateColumn.none
-                }
-            }
-            var seqToContact: [Int64: Int] = [:]
-            let seqs = try Row.fetchCursor(
-                db, sql: "SELECT seq, external_userid FROM contact_seq WHERE corp_id = ?\(only)", arguments: [corpID] + onlyArguments)
-            while let row = try seqs.next() {
-                if let contact = index[row[1]] { seqToContact[row[0]] = contact }
-            }
-            if !seqToContact.isEmpty {
-                let (sql, arguments) = Self.aggregateQuery(plan, seqs: filter == nil ? nil : Array(seqToContact.keys))
-                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-                try population.columns.withUnsafeMutableBufferPointer { columns in
-                    while let row = try rows.next() {
-                        guard let contact = seqToContact[row[0]] else { continue }
-                        for column in 0..<stride {
-                            let value: Int64? = row[column + 1]
-                            if let value { columns[contact * stride + column] = value }
-                        }
-                    }
-                }
-                // Attributes: the latest value of each declared attribute.
-                if !attributes.isEmpty {
-                    for contact in population.contacts.indices {
-                        population.contacts[contact].attributes = Array(repeating: .null, count: attributes.count)
-                    }
-                    let seqFilter = filter == nil ? "" : " AND contact_seq IN (\(seqToContact.keys.map(String.init).joined(separator: ",")))"
-                    for (position, attribute) in attributes.enumerated() {
-                        let latest = try Row.fetchCursor(
-                            db,
-                            sql: """
-                                SELECT contact_seq, json_extract(attributes, '$.' || ?) AS value, max(occurred_at)
-                                FROM interactions
-                                WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL\(seqFilter)
-                                    AND json_extract(attributes, '$.' || ?) IS NOT NULL
-                                GROUP BY contact_seq
-                                """,
-                            arguments: [attribute.name, attribute.name])
-                        while let row = try latest.next() {
-                            guard let contact = seqToContact[row[0]] else { continue }
-                            let text: String = row[1]
-                            population.contacts[contact].attributes[position] = Self.attributeValue(text, type: attribute.type)
-                        }
-                    }
-                }
-            }
-            population.catalogue = try Self.catalogue(db, corpID: corpID)
-            if filter == nil {
-                let pending = try Row.fetchCursor(
-                    db, sql: "SELECT target FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND status = 'pending'",
-                    arguments: [corpID])
-                while let row = try pending.next() {
-                    if let key = Self.relationKey(target: row[0]) { population.pendingRelations.insert(key) }
-                }
-            } else {
-                // Only the covered relations: a run must never drop writes queued for others.
-                for relation in population.relations {
-                    let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
-                    let queued = try Bool.fetchOne(
-                        db.cachedStatement(
-                            sql: "SELECT 1 FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND target = ? AND status = 'pending'"),
-                        arguments: [corpID, Self.target(key)]) ?? false
-                    if queued { population.pendingRelations.insert(key) }
-                }
-            }
-            return population
+        // The aggregate pass over the interactions is the longest read; it runs on its own
+        // reader connection beside the directory reads (the pool allows concurrent readers).
+        async let aggregateRows = writer.read { db in
+            try Self.aggregates(db, plan: plan, attributes: attributes, corpID: corpID, filter: filter)
         }
+        var population = try await writer.read { db in
+            try Self.directory(db, asOf: plan.asOf, corpID: corpID, filter: filter)
+        }
+        let rows = try await aggregateRows
+        let stride = plan.columns.count
+        var columns = [Int64](repeating: 0, count: population.contacts.count * stride)
+        let blank = plan.columns.map { $0.measure == .first || $0.measure == .last ? AggregateColumn.none : 0 }
+        for contact in population.contacts.indices {
+            for column in 0..<stride { columns[contact * stride + column] = blank[column] }
+        }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(population.contacts.count)
+        for (position, contact) in population.contacts.enumerated() { index[contact.externalUserID] = position }
+        for (row, id) in rows.ids.enumerated() {
+            guard let contact = index[id] else { continue }
+            for column in 0..<stride { columns[contact * stride + column] = rows.values[row * stride + column] }
+        }
+        population.columns = columns
+        if !attributes.isEmpty {
+            for contact in population.contacts.indices {
+                population.contacts[contact].attributes = Array(repeating: .null, count: attributes.count)
+            }
+            for (id, position, value) in rows.attributes {
+                if let contact = index[id] { population.contacts[contact].attributes[position] = value }
+            }
+        }
+        return population
     }
 
-    static func aggregateQuery(_ plan: MetricPlan, seqs: [Int64]?) -> (String, StatementArguments) {
+    /// Aggregates per contact (by external_userid) and the latest declared attributes.
+    struct AggregateRows: Sendable {
+        var ids: [String] = []
+        var values: [Int64] = []
+        var attributes: [(String, Int, RuleValue)] = []
+    }
+
+    static func aggregates(
+        _ db: Database, plan: MetricPlan, attributes: [(name: String, type: RuleType)], corpID: String, filter: [String]?
+    ) throws -> AggregateRows {
+        var result = AggregateRows()
+        let stride = plan.columns.count
+        // A full run reads every matched row (the outer join keeps this corp's); an incremental
+        // one only its contacts' rows, through the index.
+        var seqFilter = ""
+        var seqArguments: StatementArguments = []
+        if let filter {
+            seqFilter = " AND contact_seq IN (SELECT seq FROM contact_seq WHERE corp_id = ? AND external_userid IN (\(filter.map { _ in "?" }.joined(separator: ","))))"
+            seqArguments = [corpID] + StatementArguments(filter)
+        }
+        let (sql, arguments) = aggregateQuery(plan, seqFilter: seqFilter)
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments + seqArguments + [corpID])
+        while let row = try rows.next() {
+            result.ids.append(row[0])
+            for column in 0..<stride {
+                let value: Int64? = row[column + 1]
+                result.values.append(value ?? (plan.columns[column].measure == .count || plan.columns[column].measure == .sum ? 0 : AggregateColumn.none))
+            }
+        }
+        for (position, attribute) in attributes.enumerated() {
+            let latest = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT s.external_userid, a.value FROM (
+                        SELECT contact_seq, json_extract(attributes, '$.' || ?) AS value, max(occurred_at)
+                        FROM interactions
+                        WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL\(seqFilter)
+                            AND json_extract(attributes, '$.' || ?) IS NOT NULL
+                        GROUP BY contact_seq
+                    ) a JOIN contact_seq s ON s.seq = a.contact_seq WHERE s.corp_id = ?
+                    """,
+                arguments: [attribute.name] + seqArguments + [attribute.name, corpID])
+            while let row = try latest.next() {
+                let text: String = row[1]
+                result.attributes.append((row[0], position, attributeValue(text, type: attribute.type)))
+            }
+        }
+        return result
+    }
+
+    /// Contacts, stored grades, live relations with their tags and assignments, the catalogue
+    /// and queued writes. Every list is read in primary-key order and merged, no hashing.
+    static func directory(_ db: Database, asOf: Int64, corpID: String, filter: [String]?) throws -> GradingPopulation {
+        var population = GradingPopulation(asOf: asOf)
+        let only = filter.map { ids in " AND external_userid IN (\(ids.map { _ in "?" }.joined(separator: ",")))" } ?? ""
+        let onlyArguments = StatementArguments(filter ?? [])
+        let contactRows = try Row.fetchCursor(
+            db, sql: "SELECT external_userid, gender, type, corp_name FROM contacts WHERE corp_id = ?\(only) ORDER BY external_userid",
+            arguments: [corpID] + onlyArguments)
+        while let row = try contactRows.next() {
+            population.contacts.append(GradingContact(externalUserID: row[0], gender: row[1], type: row[2], corpName: row[3]))
+        }
+        let contactCount = population.contacts.count
+        let grades = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT external_userid, recency, frequency, monetary, r, f, m, segment, abc, clv, lifecycle, lifecycle_since
+                FROM grades WHERE corp_id = ?\(only) ORDER BY external_userid
+                """,
+            arguments: [corpID] + onlyArguments)
+        var cursor = 0
+        while let row = try grades.next() {
+            let id: String = row[0]
+            cursor = advance(cursor, count: contactCount, to: id) { population.contacts[$0].externalUserID }
+            if cursor < contactCount, population.contacts[cursor].externalUserID == id {
+                population.contacts[cursor].previous = Self.grade(row)
+            }
+        }
+        let relations = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT external_userid, userid, add_way, state, createtime FROM relations
+                WHERE corp_id = ? AND ended_at IS NULL\(only) ORDER BY external_userid, userid
+                """,
+            arguments: [corpID] + onlyArguments)
+        cursor = 0
+        while let row = try relations.next() {
+            let id: String = row[0]
+            cursor = advance(cursor, count: contactCount, to: id) { population.contacts[$0].externalUserID }
+            guard cursor < contactCount, population.contacts[cursor].externalUserID == id else { continue }
+            let relation = GradingRelation(contact: cursor, userID: row[1], addWay: row[2], state: row[3], createTime: row[4])
+            population.relations.append(relation)
+            population.contacts[cursor].liveRelations += 1
+            if let created = relation.createTime, created < population.contacts[cursor].addedAt ?? .max {
+                population.contacts[cursor].addedAt = created
+            }
+        }
+        let relationCount = population.relations.count
+        func relationIndex(_ cursor: Int, _ id: String, _ userID: String) -> Int {
+            var position = cursor
+            while position < relationCount {
+                let relation = population.relations[position]
+                let order = compare(population.contacts[relation.contact].externalUserID, id)
+                if order > 0 || (order == 0 && compare(relation.userID, userID) >= 0) { break }
+                position += 1
+            }
+            return position
+        }
+        func matches(_ position: Int, _ id: String, _ userID: String) -> Bool {
+            position < relationCount && population.relations[position].userID == userID
+                && population.contacts[population.relations[position].contact].externalUserID == id
+        }
+        let tags = try Row.fetchCursor(
+            db,
+            sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ?\(only) ORDER BY external_userid, userid",
+            arguments: [corpID] + onlyArguments)
+        cursor = 0
+        while let row = try tags.next() {
+            let id: String = row[0]
+            let userID: String = row[1]
+            cursor = relationIndex(cursor, id, userID)
+            if matches(cursor, id, userID) { population.relations[cursor].tagIDs.append(row[2]) }
+        }
+        let assignments = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT external_userid, userid, tag, rule_id, status, config_version, facts, assigned_at, expires_at
+                FROM tag_assignments WHERE corp_id = ?\(only) ORDER BY external_userid, userid
+                """,
+            arguments: [corpID] + onlyArguments)
+        cursor = 0
+        while let row = try assignments.next() {
+            let id: String = row[0]
+            let userID: String = row[1]
+            cursor = relationIndex(cursor, id, userID)
+            if matches(cursor, id, userID) { population.relations[cursor].assignments.append(Self.assignment(row, offset: 2)) }
+        }
+        population.catalogue = try Self.catalogue(db, corpID: corpID)
+        if filter == nil {
+            let pending = try Row.fetchCursor(
+                db, sql: "SELECT target FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND status = 'pending'",
+                arguments: [corpID])
+            while let row = try pending.next() {
+                if let key = Self.relationKey(target: row[0]) { population.pendingRelations.insert(key) }
+            }
+        } else {
+            // Only the covered relations: a run must never drop writes queued for others.
+            for relation in population.relations {
+                let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+                let queued = try Bool.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT 1 FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND target = ? AND status = 'pending'"),
+                    arguments: [corpID, Self.target(key)]) ?? false
+                if queued { population.pendingRelations.insert(key) }
+            }
+        }
+        return population
+    }
+
+    /// SQLite's BINARY collation: byte order of the UTF-8 text.
+    @inline(__always)
+    static func compare(_ a: String, _ b: String) -> Int {
+        if a == b { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
+    }
+
+    /// The first position at or after `cursor` whose id is not below `id`.
+    @inline(__always)
+    static func advance(_ cursor: Int, count: Int, to id: String, _ idAt: (Int) -> String) -> Int {
+        var position = cursor
+        while position < count, compare(idAt(position), id) < 0 { position += 1 }
+        return position
+    }
+
+    static func aggregateQuery(_ plan: MetricPlan, seqFilter: String) -> (String, StatementArguments) {
         var expressions: [String] = []
         var arguments = StatementArguments()
         for column in plan.columns {
@@ -179,14 +247,15 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
             case .last: expressions.append("max(CASE WHEN \(condition) THEN occurred_at END)")
             }
         }
-        var filter = "contact_seq IS NOT NULL"
-        if let seqs {
-            filter += " AND contact_seq IN (\(seqs.map(String.init).joined(separator: ",")))"
-        }
         arguments += [plan.asOf]
+        let columns = (1...plan.columns.count).map { "a.c\($0)" }.joined(separator: ", ")
+        let named = expressions.enumerated().map { "\($1) AS c\($0 + 1)" }.joined(separator: ", ")
         let sql = """
-            SELECT contact_seq, \(expressions.joined(separator: ", ")) FROM interactions
-            WHERE \(filter) AND occurred_at <= ? GROUP BY contact_seq
+            SELECT s.external_userid, \(columns) FROM (
+                SELECT contact_seq, \(named) FROM interactions
+                WHERE contact_seq IS NOT NULL AND occurred_at <= ?\(seqFilter)
+                GROUP BY contact_seq
+            ) a JOIN contact_seq s ON s.seq = a.contact_seq WHERE s.corp_id = ?
             """
         return (sql, arguments)
     }

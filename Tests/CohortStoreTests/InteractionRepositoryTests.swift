@@ -22,7 +22,7 @@ struct InteractionRepositoryTests {
     }
 
     @Test func phoneAndUnionIDFindTheContactAndReimportsAreIdempotent() async throws {
-        try await directory.upsert(
+        _ = try await directory.upsert(
             Contact(externalUserID: "wmA", unionID: "oUNION"),
             relations: [Relation(externalUserID: "wmA", userID: "zhangsan", remarkMobiles: ["+86 138 0013 8000"])], at: now)
         let batch = [order(.phone("13800138000"), id: "1"), order(.unionID("oUNION"), id: "2"), order(.externalUserID("wmA"), id: "3")]
@@ -41,7 +41,7 @@ struct InteractionRepositoryTests {
         let counts = try await interactions.store([order(.externalUserID("wmLATER"), id: "9")], at: now)
         #expect(counts.unmatched == 1)
         #expect(try await interactions.matchPending().isEmpty)
-        try await directory.upsert(Contact(externalUserID: "wmLATER"), relations: [Relation(externalUserID: "wmLATER", userID: "lisi")], at: now)
+        _ = try await directory.upsert(Contact(externalUserID: "wmLATER"), relations: [Relation(externalUserID: "wmLATER", userID: "lisi")], at: now)
         #expect(try await interactions.matchPending() == ["wmLATER"])
         #expect(try await interactions.interactions(of: "wmLATER").count == 1)
     }

@@ -119,45 +119,87 @@ public enum GradingEngine {
     }
 
     /// Desired rule tags per relation, compared with the platform's tags and the assignments.
+    /// Relations are independent and the run state is read-only by now, so large populations
+    /// are split across the cores.
     private static func tagPlans(state: GradingRunState, rules: GradingRules) -> [RelationTagPlan] {
+        let count = state.population.relations.count
+        let parts = count >= 20_000 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
+        guard parts > 1 else { return tagPlans(state: state, rules: rules, range: 0..<count) }
+        let results = PartResults(parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let lower = count * part / parts
+            let upper = count * (part + 1) / parts
+            results.set(part, tagPlans(state: state, rules: rules, range: lower..<upper))
+        }
+        return results.joined()
+    }
+
+    /// One slot per part, each written by exactly one iteration of `concurrentPerform`.
+    private final class PartResults: @unchecked Sendable {
+        private var parts: [[RelationTagPlan]]
+        private let lock = NSLock()
+
+        init(_ count: Int) {
+            parts = Array(repeating: [], count: count)
+        }
+
+        func set(_ index: Int, _ value: [RelationTagPlan]) {
+            lock.withLock { parts[index] = value }
+        }
+
+        func joined() -> [RelationTagPlan] {
+            lock.withLock { parts.flatMap { $0 } }
+        }
+    }
+
+    private static func tagPlans(state: GradingRunState, rules: GradingRules, range: Range<Int>) -> [RelationTagPlan] {
         let population = state.population
         let asOf = population.asOf
+        // Tag id → rule id (`group/name`) for the tags of rule-owned groups.
+        var ruleTagIDs: [String: String] = [:]
         let ruleGroupNames = Set(rules.ruleGroups.map(\.spec.name))
+        for (id, tag) in state.tagNames where ruleGroupNames.contains(tag.group) { ruleTagIDs[id] = "\(tag.group)/\(tag.name)" }
         var plans: [RelationTagPlan] = []
         var desired: [String] = []
         var current: [String] = []
-        for index in population.relations.indices {
+        for index in range {
             let relation = population.relations[index]
             let facts = RelationFacts(state: state, relation: index)
-            let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
-            var plan = RelationTagPlan(key: key)
+            var plan: RelationTagPlan?
             desired.removeAll(keepingCapacity: true)
             current.removeAll(keepingCapacity: true)
             for id in relation.tagIDs {
-                if let tag = state.tagNames[id], ruleGroupNames.contains(tag.group) { current.append("\(tag.group)/\(tag.name)") }
+                if let rule = ruleTagIDs[id] { current.append(rule) }
+            }
+            func change(_ body: (inout RelationTagPlan) -> Void) {
+                if plan == nil {
+                    let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+                    plan = RelationTagPlan(key: key)
+                }
+                body(&plan!)
             }
             for group in rules.ruleGroups {
                 var won = false
                 for tagRule in group.rules {
                     let holds = !won && tagRule.rule.evaluate(facts)
-                    let existing = relation.assignments.first { $0.tag == tagRule.id }
+                    let existing = relation.assignments.isEmpty ? nil : relation.assignments.first { $0.tag == tagRule.id }
                     guard holds else {
-                        if existing != nil { plan.clear.append(tagRule.id) }
+                        if existing != nil { change { $0.clear.append(tagRule.id) } }
                         continue
                     }
                     if group.spec.exclusive { won = true }
                     switch existing {
                     case nil:
                         let explanation = tagRule.rule.explain(facts)
-                        plan.assign.append(
-                            TagAssignment(
-                                tag: tagRule.id, ruleID: tagRule.id, configVersion: rules.version,
-                                facts: explanation.facts.joined(separator: "; "), assignedAt: asOf,
-                                expiresAt: tagRule.spec.ttl.map { asOf + $0 }))
+                        let assignment = TagAssignment(
+                            tag: tagRule.id, ruleID: tagRule.id, configVersion: rules.version,
+                            facts: explanation.facts.joined(separator: "; "), assignedAt: asOf,
+                            expiresAt: tagRule.spec.ttl.map { asOf + $0 })
+                        change { $0.assign.append(assignment) }
                         desired.append(tagRule.id)
                     case let assignment? where assignment.status == .active:
                         if let expiresAt = assignment.expiresAt, expiresAt <= asOf {
-                            plan.expire.append(tagRule.id)
+                            change { $0.expire.append(tagRule.id) }
                         } else {
                             desired.append(tagRule.id)
                         }
@@ -166,19 +208,22 @@ public enum GradingEngine {
                     }
                 }
             }
-            let pending = population.pendingRelations.contains(key)
-            for tag in desired where !current.contains(tag) {
-                plan.add.append(tag)
-                // A tag Cohort had put there and nobody queued since: staff took it off.
-                if !pending, relation.assignments.contains(where: { $0.tag == tag && $0.status == .active }) {
-                    plan.drift.append(tag)
+            if desired != current {
+                let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+                let pending = population.pendingRelations.contains(key)
+                for tag in desired where !current.contains(tag) {
+                    change { $0.add.append(tag) }
+                    // A tag Cohort had put there and nobody queued since: staff took it off.
+                    if !pending, relation.assignments.contains(where: { $0.tag == tag && $0.status == .active }) {
+                        change { $0.drift.append(tag) }
+                    }
+                }
+                for tag in current where !desired.contains(tag) {
+                    change { $0.remove.append(tag) }
+                    if !pending, !relation.assignments.contains(where: { $0.tag == tag }) { change { $0.drift.append(tag) } }
                 }
             }
-            for tag in current where !desired.contains(tag) {
-                plan.remove.append(tag)
-                if !pending, !relation.assignments.contains(where: { $0.tag == tag }) { plan.drift.append(tag) }
-            }
-            if !plan.isEmpty { plans.append(plan) }
+            if let plan, !plan.isEmpty { plans.append(plan) }
         }
         return plans
     }

@@ -43,23 +43,24 @@ final class GradingRunState: @unchecked Sendable {
     }
 
     func contactField(_ field: GradingSchema.Field, contact index: Int) -> RuleValue {
-        let grade = grades[index]
+        // Fields are read in place: copying a ContactGrade would retain its strings per read.
         switch field {
-        case .recency: return grade.recencyDays.map { .number(Double($0)) } ?? .null
-        case .frequency: return .number(Double(grade.frequency))
-        case .monetary: return .number(Double(grade.monetaryCents) / 100)
+        case .recency: return grades[index].recencyDays.map { .number(Double($0)) } ?? .null
+        case .frequency: return .number(Double(grades[index].frequency))
+        case .monetary: return .number(Double(grades[index].monetaryCents) / 100)
         case .averageOrder:
-            return grade.frequency == 0 ? .null : .number(Double(grade.monetaryCents) / Double(grade.frequency) / 100)
+            let frequency = grades[index].frequency
+            return frequency == 0 ? .null : .number(Double(grades[index].monetaryCents) / Double(frequency) / 100)
         case .daysSinceFirstOrder:
             let first = row(index)[MetricPlan.firstOrder]
             return first == AggregateColumn.none ? .null : days(since: first)
-        case .r: return grade.r.map { .number(Double($0)) } ?? .null
-        case .f: return grade.f.map { .number(Double($0)) } ?? .null
-        case .m: return grade.m.map { .number(Double($0)) } ?? .null
-        case .rfm: return grade.segment.map { .string($0) } ?? .null
-        case .abc: return grade.abc.map { .string($0) } ?? .null
-        case .clv: return grade.clvCents.map { .number(Double($0) / 100) } ?? .null
-        case .lifecycle: return .string(grade.lifecycle.rawValue)
+        case .r: return grades[index].r.map { .number(Double($0)) } ?? .null
+        case .f: return grades[index].f.map { .number(Double($0)) } ?? .null
+        case .m: return grades[index].m.map { .number(Double($0)) } ?? .null
+        case .rfm: return grades[index].segment.map { .string($0) } ?? .null
+        case .abc: return grades[index].abc.map { .string($0) } ?? .null
+        case .clv: return grades[index].clvCents.map { .number(Double($0) / 100) } ?? .null
+        case .lifecycle: return .string(grades[index].lifecycle.rawValue)
         case .gender:
             switch population.contacts[index].gender {
             case 1: return .string("male")
@@ -116,17 +117,18 @@ struct RelationFacts: RuleFacts {
     let relation: Int
 
     func field(_ slot: Int) -> RuleValue {
-        let row = state.population.relations[relation]
+        let contact = state.population.relations[relation].contact
         if slot >= GradingSchema.relationAttributeBase {
-            return state.attribute(slot - GradingSchema.relationAttributeBase, contact: row.contact)
+            return state.attribute(slot - GradingSchema.relationAttributeBase, contact: contact)
         }
         let field = GradingSchema.Field(rawValue: slot)!
         switch field {
-        case .staff: return .string(row.userID)
-        case .addWay: return row.addWay.map { .number(Double($0)) } ?? .null
-        case .state: return row.state.map { .string($0) } ?? .null
-        case .daysSinceAdded: return state.days(since: row.createTime ?? state.population.contacts[row.contact].addedAt)
-        default: return state.contactField(field, contact: row.contact)
+        case .staff: return .string(state.population.relations[relation].userID)
+        case .addWay: return state.population.relations[relation].addWay.map { .number(Double($0)) } ?? .null
+        case .state: return state.population.relations[relation].state.map { .string($0) } ?? .null
+        case .daysSinceAdded:
+            return state.days(since: state.population.relations[relation].createTime ?? state.population.contacts[contact].addedAt)
+        default: return state.contactField(field, contact: contact)
         }
     }
 
@@ -138,7 +140,7 @@ struct RelationFacts: RuleFacts {
         Self.relation(state.population.relations[relation], state: state, has: name, group: group)
     }
 
-    static func relation(_ relation: GradingRelation, state: GradingRunState, has name: String, group: String?) -> Bool {
+    static func relation(_ relation: borrowing GradingRelation, state: GradingRunState, has name: String, group: String?) -> Bool {
         for id in relation.tagIDs {
             guard let tag = state.tagNames[id], tag.name == name else { continue }
             if group == nil || tag.group == group { return true }
