@@ -117,7 +117,7 @@ struct GenerateBenchmarkData: AsyncParsableCommand {
     }
 
     static func open(_ path: String) throws -> FileHandle {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
         return handle
     }

@@ -405,7 +405,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                             DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at, attempts = 0,
                                 next_attempt_at = excluded.next_attempt_at
                             """
-                    ).execute(arguments: [corpID, Self.target(key), try Self.encode(payload), now, now, now])
+                    ).execute(arguments: [corpID, Self.target(key), Self.json(payload), now, now, now])
                     queued += 1
                 }
                 return (assignments, queued)
@@ -439,6 +439,26 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 arguments: [corpID, StoreTime.millis(startedAt), now, outcome.configVersion, outcome.asOf, full ? baseline : "", summary])
         }
         return report
+    }
+
+    /// The payload as JSON, written by hand: a first apply queues a row per relation, and
+    /// JSONEncoder costs several microseconds each.
+    static func json(_ payload: MarkTagPayload) -> String {
+        func quoted(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let add = payload.add.map(quoted).joined(separator: ",")
+        let remove = payload.remove.map(quoted).joined(separator: ",")
+        return "{\"add\":[\(add)],\"externalUserID\":\(quoted(payload.externalUserID)),\"remove\":[\(remove)],\"userID\":\(quoted(payload.userID))}"
     }
 
     private static func encode(_ value: some Encodable) throws -> String {

@@ -125,7 +125,7 @@ public struct TagWriter: Sendable {
         guard let tag = group.first?.tags.first(where: { $0.name == tagName }) else {
             throw PlatformError(.malformedResponse("add_corp_tag did not return tag \(tagName)"), endpoint: "externalcontact/add_corp_tag")
         }
-        try? await directory.upsertTagGroups(group, at: now())
+        _ = try? await directory.upsertTagGroups(group, at: now())
         if let index = catalogue.firstIndex(where: { $0.id == tag.groupID }) {
             catalogue[index].tags.append(tag)
         } else if let first = group.first {
