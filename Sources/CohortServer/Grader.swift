@@ -55,17 +55,55 @@ public struct Grader: Sendable {
         let plan = rules.metricPlan(asOf: asOf)
         let population = try await repository.population(plan: plan, attributes: rules.grading.attributes, contacts: nil)
         let t1 = clock.now
-        let outcome = GradingEngine.run(population, rules: rules, plan: plan)
-        let t2 = clock.now
-        let written = try await repository.save(outcome, population: population, full: true, startedAt: started, finishedAt: now())
-        let t3 = clock.now
-        let drift = outcome.relationPlans.reduce(0) { $0 + $1.drift.count }
+        let graded = GradingEngine.grade(population, rules: rules, plan: plan)
+        var gradeTime = clock.now - t1
+        var writeTime = Duration.zero
+        var mark = clock.now
+        try await repository.saveGrades(
+            graded.grades, changed: graded.changedGrades, transitions: graded.transitions, asOf: asOf, configVersion: rules.version)
+        writeTime += clock.now - mark
+        var written = GradingWriteReport()
+        written.grades = graded.changedGrades.count
+        written.transitions = graded.transitions.count
+        var drift = 0
+        // Tag rules a slice of relations at a time: a million relations' plans never sit in
+        // memory at once, and each slice is written before the next is evaluated.
+        for lower in stride(from: 0, to: graded.relationCount, by: Self.slice) {
+            let range = lower..<min(lower + Self.slice, graded.relationCount)
+            mark = clock.now
+            let plans = GradingEngine.tagPlans(graded, rules: rules, range: range)
+            var wanted: Set<RelationKey> = []
+            for plan in plans where plan.changesPlatform { wanted.insert(plan.key) }
+            var stale: [RelationKey] = []
+            if !population.pendingRelations.isEmpty {
+                for index in range {
+                    let relation = population.relations[index]
+                    let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+                    if population.pendingRelations.contains(key), !wanted.contains(key) { stale.append(key) }
+                }
+            }
+            drift += plans.reduce(0) { $0 + $1.drift.count }
+            gradeTime += clock.now - mark
+            mark = clock.now
+            let counts = try await repository.savePlans(plans, dropping: stale, at: now())
+            writeTime += clock.now - mark
+            written.assignments += counts.assignments
+            written.queuedOps += counts.queued
+            written.droppedOps += counts.dropped
+        }
+        mark = clock.now
+        try await repository.recordRun(
+            asOf: asOf, configVersion: rules.version, baseline: graded.baseline, report: written, startedAt: started, finishedAt: now())
+        writeTime += clock.now - mark
         if drift > 0 { logger.notice("rule tags changed by hand were put back", metadata: ["drift": "\(drift)"]) }
         return GradeRunReport(
             full: true, contacts: population.contacts.count, relations: population.relations.count,
-            loadSeconds: (t1 - t0).inSeconds, gradeSeconds: (t2 - t1).inSeconds, writeSeconds: (t3 - t2).inSeconds,
+            loadSeconds: (t1 - t0).inSeconds, gradeSeconds: gradeTime.inSeconds, writeSeconds: writeTime.inSeconds,
             written: written, drift: drift)
     }
+
+    /// Relations evaluated and written per step of a full apply.
+    static let slice = 100_000
 
     /// Re-grades a few contacts against the last full run's cut-offs, writing only what changed.
     /// Without a full run yet, quantiles cannot be placed, so this runs a full apply instead.

@@ -320,14 +320,11 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
         }
     }
 
-    public func save(
-        _ outcome: GradingOutcome, population: GradingPopulation, full: Bool, startedAt: Date, finishedAt: Date
-    ) async throws -> GradingWriteReport {
+    public func saveGrades(
+        _ grades: [ContactGrade], changed: [Int], transitions: [LifecycleChange], asOf: Int64, configVersion: String
+    ) async throws {
         let corpID = self.corpID
-        let now = StoreTime.millis(finishedAt)
-        var report = GradingWriteReport()
-        // Grades.
-        for batch in outcome.changedGrades.chunked(batchSize) {
+        for batch in changed.chunked(batchSize) {
             try await writer.write { db in
                 let statement = try db.cachedStatement(
                     sql: """
@@ -336,17 +333,16 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """)
                 for index in batch {
-                    let grade = outcome.grades[index]
+                    let grade = grades[index]
                     try statement.execute(arguments: [
                         corpID, grade.externalUserID, grade.recencyDays, grade.frequency, grade.monetaryCents, grade.r, grade.f,
                         grade.m, grade.segment, grade.abc, grade.clvCents, grade.lifecycle.rawValue, grade.lifecycleSince,
-                        outcome.asOf, outcome.configVersion,
+                        asOf, configVersion,
                     ])
                 }
             }
         }
-        report.grades = outcome.changedGrades.count
-        for batch in outcome.transitions.chunked(batchSize) {
+        for batch in transitions.chunked(batchSize) {
             try await writer.write { db in
                 let statement = try db.cachedStatement(
                     sql: """
@@ -355,29 +351,41 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                         """)
                 for change in batch {
                     try statement.execute(arguments: [
-                        corpID, change.externalUserID, change.from?.rawValue, change.to.rawValue, change.at, change.reason,
-                        outcome.configVersion,
+                        corpID, change.externalUserID, change.from?.rawValue, change.to.rawValue, change.at, change.reason, configVersion,
                     ])
                 }
             }
         }
-        report.transitions = outcome.transitions.count
-        // Assignments and queued platform writes, one relation at a time in batches.
-        var wanted: Set<RelationKey> = []
-        for batch in outcome.relationPlans.chunked(batchSize) {
+    }
+
+    public func savePlans(_ plans: [RelationTagPlan], dropping stale: [RelationKey], at time: Date) async throws
+        -> (assignments: Int, queued: Int, dropped: Int)
+    {
+        let corpID = self.corpID
+        let now = StoreTime.millis(time)
+        var totals = (assignments: 0, queued: 0, dropped: 0)
+        for batch in plans.chunked(batchSize) {
             let counts = try await writer.write { db in
                 var assignments = 0
                 var queued = 0
+                let insertAssignment = try db.cachedStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO tag_assignments (corp_id, external_userid, userid, tag, rule_id, status,
+                            config_version, facts, assigned_at, expires_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                let queue = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO platform_ops (corp_id, kind, target, payload, status, next_attempt_at, created_at, updated_at)
+                        VALUES (?, 'mark_tag', ?, ?, 'pending', ?, ?, ?)
+                        ON CONFLICT (corp_id, kind, target) WHERE status = 'pending'
+                        DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at, attempts = 0,
+                            next_attempt_at = excluded.next_attempt_at
+                        """)
                 for plan in batch {
                     let key = plan.key
                     for assignment in plan.assign {
-                        try db.cachedStatement(
-                            sql: """
-                                INSERT OR REPLACE INTO tag_assignments (corp_id, external_userid, userid, tag, rule_id, status,
-                                    config_version, facts, assigned_at, expires_at)
-                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                                """
-                        ).execute(arguments: [
+                        try insertAssignment.execute(arguments: [
                             corpID, key.externalUserID, key.userID, assignment.tag, assignment.ruleID, assignment.status.rawValue,
                             assignment.configVersion, assignment.facts, assignment.assignedAt, assignment.expiresAt,
                         ])
@@ -397,27 +405,16 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                     }
                     guard plan.changesPlatform else { continue }
                     let payload = MarkTagPayload(externalUserID: key.externalUserID, userID: key.userID, add: plan.add, remove: plan.remove)
-                    try db.cachedStatement(
-                        sql: """
-                            INSERT INTO platform_ops (corp_id, kind, target, payload, status, next_attempt_at, created_at, updated_at)
-                            VALUES (?, 'mark_tag', ?, ?, 'pending', ?, ?, ?)
-                            ON CONFLICT (corp_id, kind, target) WHERE status = 'pending'
-                            DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at, attempts = 0,
-                                next_attempt_at = excluded.next_attempt_at
-                            """
-                    ).execute(arguments: [corpID, Self.target(key), Self.json(payload), now, now, now])
+                    try queue.execute(arguments: [corpID, Self.target(key), Self.json(payload), now, now, now])
                     queued += 1
                 }
                 return (assignments, queued)
             }
-            report.assignments += counts.0
-            report.queuedOps += counts.1
-            for plan in batch where plan.changesPlatform { wanted.insert(plan.key) }
+            totals.assignments += counts.0
+            totals.queued += counts.1
         }
-        // A queued write for a relation this run covered but no longer wants changed is stale.
-        let stale = population.pendingRelations.filter { !wanted.contains($0) }
-        for batch in Array(stale).chunked(batchSize) {
-            report.droppedOps += try await writer.write { db in
+        for batch in stale.chunked(batchSize) {
+            totals.dropped += try await writer.write { db in
                 var dropped = 0
                 for key in batch {
                     try db.cachedStatement(
@@ -428,17 +425,23 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 return dropped
             }
         }
+        return totals
+    }
+
+    public func recordRun(
+        asOf: Int64, configVersion: String, baseline: GradingBaseline?, report: GradingWriteReport, startedAt: Date, finishedAt: Date
+    ) async throws {
+        let corpID = self.corpID
         let summary = try Self.encode(report)
-        let baseline = try outcome.baseline.map { try Self.encode($0) } ?? ""
+        let baselineText = try baseline.map { try Self.encode($0) } ?? ""
         try await writer.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO grading_runs (corp_id, started_at, finished_at, config_version, as_of, baseline, summary)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [corpID, StoreTime.millis(startedAt), now, outcome.configVersion, outcome.asOf, full ? baseline : "", summary])
+                arguments: [corpID, StoreTime.millis(startedAt), StoreTime.millis(finishedAt), configVersion, asOf, baselineText, summary])
         }
-        return report
     }
 
     /// The payload as JSON, written by hand: a first apply queues a row per relation, and

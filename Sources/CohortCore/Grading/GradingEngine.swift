@@ -15,6 +15,21 @@ public struct GradingOutcome: Sendable {
     public var baseline: GradingBaseline?
 }
 
+/// A population with its grades and lifecycle decided, ready for the tag rules, which can
+/// then be evaluated (and their results written) a range of relations at a time.
+public struct GradedPopulation: @unchecked Sendable {
+    // The state is read-only once grading is done; ranges of relations are evaluated from it
+    // concurrently.
+    let state: GradingRunState
+    public let asOf: Int64
+    public let configVersion: String
+    public var grades: [ContactGrade] { state.grades }
+    public let changedGrades: [Int]
+    public let transitions: [LifecycleChange]
+    public let baseline: GradingBaseline?
+    public var relationCount: Int { state.population.relations.count }
+}
+
 /// Grades a population: metrics, RFM, ABC, CLV, lifecycle, then tag rules per relation, and
 /// the difference from what the store and the platform have. Pure: time is `population.asOf`.
 public enum GradingEngine {
@@ -23,17 +38,20 @@ public enum GradingEngine {
     public static func run(
         _ population: GradingPopulation, rules: GradingRules, plan: MetricPlan, baseline: GradingBaseline? = nil
     ) -> GradingOutcome {
-        population.columns.withUnsafeBufferPointer { columns in
-            run(population, rules: rules, plan: plan, baseline: baseline, columns: columns)
-        }
+        let graded = grade(population, rules: rules, plan: plan, baseline: baseline)
+        return GradingOutcome(
+            asOf: graded.asOf, configVersion: graded.configVersion, grades: graded.grades, changedGrades: graded.changedGrades,
+            transitions: graded.transitions, relationPlans: tagPlans(graded, rules: rules, range: 0..<graded.relationCount),
+            baseline: graded.baseline)
     }
 
-    private static func run(
-        _ population: GradingPopulation, rules: GradingRules, plan: MetricPlan, baseline: GradingBaseline?,
-        columns: UnsafeBufferPointer<Int64>
-    ) -> GradingOutcome {
+    /// Metrics, RFM, ABC, CLV and lifecycle for every contact.
+    public static func grade(
+        _ population: GradingPopulation, rules: GradingRules, plan: MetricPlan, baseline: GradingBaseline? = nil
+    ) -> GradedPopulation {
         let asOf = population.asOf
         let stride = plan.columns.count
+        let columns = population.columns
         precondition(columns.count == population.contacts.count * stride, "one row of aggregates per contact")
         let calendar = plan.calendar
         // Metrics and RFM inputs.
@@ -51,7 +69,7 @@ public enum GradingEngine {
         }
         var rfmConfig = rules.grading.rfm
         rfmConfig.clv.windowDays = rules.grading.rfmWindowDays
-        let scored: [RFMGrade?]
+        var scored: [RFMGrade?]
         var newBaseline: GradingBaseline?
         if let baseline {
             scored = inputs.map {
@@ -73,10 +91,13 @@ public enum GradingEngine {
                 ContactGrade(
                     externalUserID: input.externalUserID, recencyDays: input.recencyDays, frequency: input.frequency,
                     monetaryCents: input.monetaryCents, r: score?.r, f: score?.f, m: score?.m, segment: score?.segment,
-                    abc: score?.abc.rawValue, clvCents: score.map { Int64($0.clvCents.rounded()) }, lifecycle: previous?.lifecycle ?? .potential,
-                    lifecycleSince: previous?.lifecycleSince ?? asOf))
+                    abc: score?.abc.rawValue, clvCents: score.map { Int64($0.clvCents.rounded()) },
+                    lifecycle: previous?.lifecycle ?? .potential, lifecycleSince: previous?.lifecycleSince ?? asOf))
         }
-        let state = GradingRunState(population: population, plan: plan, grades: grades, columns: columns)
+        inputs = []
+        scored = []
+        let state = GradingRunState(population: population, plan: plan, grades: grades)
+        grades = []
         // Lifecycle: follow transitions from the stored stage until none applies; a stage is
         // entered at most once per run, so contradictory rules cannot loop.
         var transitions: [LifecycleChange] = []
@@ -84,7 +105,7 @@ public enum GradingEngine {
             let previous = population.contacts[index].previous
             if previous == nil {
                 transitions.append(
-                    LifecycleChange(externalUserID: grades[index].externalUserID, from: nil, to: .potential, at: asOf, reason: "first graded"))
+                    LifecycleChange(externalUserID: population.contacts[index].externalUserID, from: nil, to: .potential, at: asOf, reason: "first graded"))
             }
             var visited: Set<LifecycleStage> = [state.grades[index].lifecycle]
             while true {
@@ -99,7 +120,7 @@ public enum GradingEngine {
                 let explanation = rule.explain(facts)
                 transitions.append(
                     LifecycleChange(
-                        externalUserID: grades[index].externalUserID, from: current, to: transition.to, at: asOf,
+                        externalUserID: population.contacts[index].externalUserID, from: current, to: transition.to, at: asOf,
                         reason: "\(transition.to.rawValue): \(rule.source) [\(explanation.conditions.joined(separator: "; "))]"))
                 state.grades[index].lifecycle = transition.to
                 state.grades[index].lifecycleSince = asOf
@@ -112,23 +133,23 @@ public enum GradingEngine {
             previous.lifecycleSince = state.grades[index].lifecycleSince
             return previous != state.grades[index]
         }
-        let plans = tagPlans(state: state, rules: rules)
-        return GradingOutcome(
-            asOf: asOf, configVersion: rules.version, grades: state.grades, changedGrades: changed, transitions: transitions,
-            relationPlans: plans, baseline: newBaseline)
+        return GradedPopulation(
+            state: state, asOf: asOf, configVersion: rules.version, changedGrades: changed, transitions: transitions,
+            baseline: newBaseline)
     }
 
     /// Desired rule tags per relation, compared with the platform's tags and the assignments.
     /// Relations are independent and the run state is read-only by now, so large populations
     /// are split across the cores.
-    private static func tagPlans(state: GradingRunState, rules: GradingRules) -> [RelationTagPlan] {
-        let count = state.population.relations.count
+    public static func tagPlans(_ graded: GradedPopulation, rules: GradingRules, range: Range<Int>) -> [RelationTagPlan] {
+        let state = graded.state
+        let count = range.count
         let parts = count >= 20_000 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        guard parts > 1 else { return tagPlans(state: state, rules: rules, range: 0..<count) }
+        guard parts > 1 else { return tagPlans(state: state, rules: rules, range: range) }
         let results = PartResults(parts)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let lower = count * part / parts
-            let upper = count * (part + 1) / parts
+            let lower = range.lowerBound + count * part / parts
+            let upper = range.lowerBound + count * (part + 1) / parts
             results.set(part, tagPlans(state: state, rules: rules, range: lower..<upper))
         }
         return results.joined()
@@ -190,10 +211,9 @@ public enum GradingEngine {
                     if group.spec.exclusive { won = true }
                     switch existing {
                     case nil:
-                        let explanation = tagRule.rule.explain(facts)
                         let assignment = TagAssignment(
                             tag: tagRule.id, ruleID: tagRule.id, configVersion: rules.version,
-                            facts: explanation.facts.joined(separator: "; "), assignedAt: asOf,
+                            facts: tagRule.facts(facts), assignedAt: asOf,
                             expiresAt: tagRule.spec.ttl.map { asOf + $0 })
                         change { $0.assign.append(assignment) }
                         desired.append(tagRule.id)

@@ -130,8 +130,8 @@ public struct GradingExplanation: Sendable, Codable {
             "\(grade.lifecycle.rawValue)" + (transitions.isEmpty ? " (no transition rule applies now)" : " after " + transitions.joined(separator: "; "))
         // Tags, per relation.
         var relations: [RelationLine] = []
-        population.columns.withUnsafeBufferPointer { columns in
-            let state = GradingRunState(population: population, plan: plan, grades: outcome.grades, columns: columns)
+        do {
+            let state = GradingRunState(population: population, plan: plan, grades: outcome.grades)
             for (index, relation) in population.relations.enumerated() {
                 let facts = RelationFacts(state: state, relation: index)
                 var lines: [TagLine] = []

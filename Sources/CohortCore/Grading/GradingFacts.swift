@@ -10,17 +10,15 @@ final class GradingRunState: @unchecked Sendable {
     var grades: [ContactGrade]
     /// Tag id to (group, name), from the catalogue.
     let tagNames: [String: (group: String, name: String)]
-    let columns: UnsafeBufferPointer<Int64>
     /// Relations of contact i are `relationStart[i]..<relationStart[i + 1]` (they are grouped by contact).
     let relationStart: [Int]
 
-    init(population: GradingPopulation, plan: MetricPlan, grades: [ContactGrade], columns: UnsafeBufferPointer<Int64>) {
+    init(population: GradingPopulation, plan: MetricPlan, grades: [ContactGrade]) {
         self.population = population
         self.plan = plan
         self.stride = plan.columns.count
         self.calendar = plan.calendar
         self.grades = grades
-        self.columns = columns
         var names: [String: (group: String, name: String)] = [:]
         for group in population.catalogue {
             for tag in group.tags { names[tag.id] = (group.name, tag.name) }
@@ -33,8 +31,13 @@ final class GradingRunState: @unchecked Sendable {
     }
 
     @inline(__always)
-    func row(_ contact: Int) -> UnsafeBufferPointer<Int64> {
-        UnsafeBufferPointer(rebasing: columns[(contact * stride)..<((contact + 1) * stride)])
+    func column(_ column: Int, contact: Int) -> Int64 {
+        population.columns[contact * stride + column]
+    }
+
+    @inline(__always)
+    func metric(_ slot: Int, contact: Int) -> RuleValue {
+        plan.value(slot: slot, columns: population.columns, base: contact * stride)
     }
 
     func days(since instant: Int64?) -> RuleValue {
@@ -52,7 +55,7 @@ final class GradingRunState: @unchecked Sendable {
             let frequency = grades[index].frequency
             return frequency == 0 ? .null : .number(Double(grades[index].monetaryCents) / Double(frequency) / 100)
         case .daysSinceFirstOrder:
-            let first = row(index)[MetricPlan.firstOrder]
+            let first = column(MetricPlan.firstOrder, contact: index)
             return first == AggregateColumn.none ? .null : days(since: first)
         case .r: return grades[index].r.map { .number(Double($0)) } ?? .null
         case .f: return grades[index].f.map { .number(Double($0)) } ?? .null
@@ -99,7 +102,7 @@ struct ContactFacts: RuleFacts {
     }
 
     func metric(_ slot: Int) -> RuleValue {
-        state.plan.value(slot: slot, row: state.row(contact))
+        state.metric(slot, contact: contact)
     }
 
     /// Lifecycle rules see the tags of any of the contact's relations.
@@ -133,7 +136,7 @@ struct RelationFacts: RuleFacts {
     }
 
     func metric(_ slot: Int) -> RuleValue {
-        state.plan.value(slot: slot, row: state.row(state.population.relations[relation].contact))
+        state.metric(slot, contact: state.population.relations[relation].contact)
     }
 
     func hasTag(_ name: String, group: String?) -> Bool {

@@ -21,12 +21,17 @@ public protocol GradingRepository: Sendable {
         -> GradingPopulation
     /// The last full run's baseline, if any.
     func baseline() async throws -> GradingBaseline?
-    /// Stores a run's results and queues its platform writes. `scope` is the set of contacts the
-    /// run covered (nil: all), so queued writes for covered relations the run no longer wants
-    /// are dropped.
-    @discardableResult
-    func save(_ outcome: GradingOutcome, population: GradingPopulation, full: Bool, startedAt: Date, finishedAt: Date)
-        async throws -> GradingWriteReport
+    /// Stores the grades of the contacts at `changed` and the lifecycle transitions.
+    func saveGrades(_ grades: [ContactGrade], changed: [Int], transitions: [LifecycleChange], asOf: Int64, configVersion: String)
+        async throws
+    /// Stores the assignments of some relations and queues (or replaces) their platform writes;
+    /// drops the queued writes of `stale` relations, which the run covered and no longer wants changed.
+    func savePlans(_ plans: [RelationTagPlan], dropping stale: [RelationKey], at time: Date) async throws
+        -> (assignments: Int, queued: Int, dropped: Int)
+    /// Records a finished run; a full run's baseline is what incremental re-grades use next.
+    func recordRun(
+        asOf: Int64, configVersion: String, baseline: GradingBaseline?, report: GradingWriteReport, startedAt: Date, finishedAt: Date)
+        async throws
     /// Stored grades, by external_userid.
     func grades() async throws -> [ContactGrade]
     func grade(of externalUserID: String) async throws -> ContactGrade?
@@ -91,4 +96,33 @@ public protocol PlatformOpRepository: Sendable {
     /// Records a failed attempt: retried at `retryAt`, or failed for good when nil.
     func fail(_ op: PlatformOp, error: String, retryAt: Date?, at time: Date) async throws
     func counts() async throws -> PlatformOpCounts
+}
+
+extension GradingRepository {
+    /// Stores a whole outcome: grades, transitions, assignments and queued writes. Queued writes
+    /// of the population's relations that the outcome no longer wants are dropped (a population
+    /// loaded for a few contacts only holds their own).
+    @discardableResult
+    public func save(_ outcome: GradingOutcome, population: GradingPopulation, full: Bool, startedAt: Date, finishedAt: Date)
+        async throws -> GradingWriteReport
+    {
+        try await saveGrades(
+            outcome.grades, changed: outcome.changedGrades, transitions: outcome.transitions, asOf: outcome.asOf,
+            configVersion: outcome.configVersion)
+        let wanted = Set(outcome.relationPlans.filter(\.changesPlatform).map(\.key))
+        let stale = population.pendingRelations.filter { !wanted.contains($0) }
+        let counts = try await savePlans(outcome.relationPlans, dropping: Array(stale), at: finishedAt)
+        var report = GradingWriteReport()
+        report.grades = outcome.changedGrades.count
+        report.transitions = outcome.transitions.count
+        report.assignments = counts.assignments
+        report.queuedOps = counts.queued
+        report.droppedOps = counts.dropped
+        if full {
+            try await recordRun(
+                asOf: outcome.asOf, configVersion: outcome.configVersion, baseline: outcome.baseline, report: report,
+                startedAt: startedAt, finishedAt: finishedAt)
+        }
+        return report
+    }
 }

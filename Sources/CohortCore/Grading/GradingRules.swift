@@ -26,6 +26,29 @@ public struct CompiledTagRule: Sendable {
     public var id: String
     public var spec: TagRuleSpec
     public var rule: CompiledRule
+    /// What the rule reads, as (label, field slot) and (label, metric slot): the facts stored
+    /// with an assignment are read directly, without building a whole explanation (a first
+    /// apply stores millions of them).
+    var fieldFacts: [(label: String, slot: Int)] = []
+    var metricFacts: [(label: String, slot: Int)] = []
+
+    init(id: String, spec: TagRuleSpec, rule: CompiledRule, schema: RuleSchema) {
+        self.id = id
+        self.spec = spec
+        self.rule = rule
+        fieldFacts = rule.referencedFields.compactMap { name in schema.field(named: name).map { (name, $0.slot) } }
+        metricFacts = zip(rule.metricRequests, rule.metricSlots).map { ($0.description, $1) }
+    }
+
+    /// `name = value; …` for every field, metric and tag the rule reads.
+    func facts<F: RuleFacts>(_ facts: F) -> String {
+        var parts: [String] = []
+        parts.reserveCapacity(fieldFacts.count + metricFacts.count + rule.referencedTags.count)
+        for (label, slot) in fieldFacts { parts.append("\(label) = \(facts.field(slot))") }
+        for (label, slot) in metricFacts { parts.append("\(label) = \(facts.metric(slot))") }
+        for tag in rule.referencedTags { parts.append("has_tag(\"\(tag)\") = \(facts.hasTag(tag, group: nil))") }
+        return parts.joined(separator: "; ")
+    }
 }
 
 /// A rule-owned group ready to evaluate.
@@ -81,7 +104,7 @@ public struct GradingRules: Sendable {
             var compiled = CompiledTagGroup(spec: group, rules: [])
             for tag in group.tags {
                 if let rule = compile(tag.rule, schema: schema.relation) {
-                    compiled.rules.append(CompiledTagRule(id: "\(group.name)/\(tag.name)", spec: tag, rule: rule))
+                    compiled.rules.append(CompiledTagRule(id: "\(group.name)/\(tag.name)", spec: tag, rule: rule, schema: schema.relation))
                 }
             }
             groups.append(compiled)

@@ -93,18 +93,19 @@ public struct MetricPlan: Sendable {
         return columns.count - 1
     }
 
-    /// The value of metric `slot` for a contact whose column values are `row`.
+    /// The value of metric `slot` for the contact whose columns start at `base`.
     @inline(__always)
-    func value(slot: Int, row: UnsafeBufferPointer<Int64>) -> RuleValue {
+    func value(slot: Int, columns: [Int64], base: Int) -> RuleValue {
         switch recipes[slot] {
         case .count(let column):
-            return .number(Double(row[column]))
+            return .number(Double(columns[base + column]))
         case .money(let column):
-            return .number(Double(row[column]) / 100)
+            return .number(Double(columns[base + column]) / 100)
         case .average(let sum, let count):
-            return row[count] == 0 ? .null : .number(Double(row[sum]) / Double(row[count]) / 100)
+            return columns[base + count] == 0 ? .null : .number(Double(columns[base + sum]) / Double(columns[base + count]) / 100)
         case .daysSince(let last):
-            return row[last] == AggregateColumn.none ? .null : .number(Double(calendar.daysBetween(row[last], asOf)))
+            let at = columns[base + last]
+            return at == AggregateColumn.none ? .null : .number(Double(calendar.daysBetween(at, asOf)))
         }
     }
 }
