@@ -103,8 +103,7 @@ struct GenerateBenchmarkData: AsyncParsableCommand {
         text = "kind,source,source_id,external_userid,occurred_at,amount\n"
         var written = 0
         for order in dataset.seedOrders(counts: dataset.orderCounts()) {
-            let cents = order.amountCents
-            text += "order,bench,\(written),\(people[order.contact].externalUserID),\(order.occurredAt),\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100)\n"
+            text += "order,bench,\(written),\(people[order.contact].externalUserID),\(order.occurredAt),\(formatCents(order.amountCents))\n"
             written += 1
             if text.utf8.count > 1 << 20 {
                 ordersFile.write(Data(text.utf8))

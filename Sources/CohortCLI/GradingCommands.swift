@@ -372,12 +372,7 @@ enum GradingListing {
     }
 }
 
-func money(_ cents: Int64) -> String {
-    let sign = cents < 0 ? "-" : ""
-    let value = abs(cents)
-    let fraction = value % 100
-    return "\(sign)\(value / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-}
+func money(_ cents: Int64) -> String { formatCents(cents) }
 
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -317,7 +317,10 @@ public struct GradingLoader: Sendable {
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             let next = line < lines.count ? lines[line] : ""
             let indent = next.prefix { $0 == " " }.count
-            return RuleText(scalar.string, file: file, line: line + 1, column: indent + 1, isBlock: true)
+            // The block's closing newline is YAML's, not the rule's.
+            var rule = scalar.string
+            while rule.last?.isNewline == true { rule.removeLast() }
+            return RuleText(rule, file: file, line: line + 1, column: indent + 1, isBlock: true)
         case .singleQuoted, .doubleQuoted:
             return RuleText(scalar.string, file: file, line: line, column: column + 1)
         default:

@@ -108,6 +108,13 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
     /// and queued writes. Every list is read in primary-key order and merged, no hashing.
     static func directory(_ db: Database, asOf: Int64, corpID: String, filter: [String]?) throws -> GradingPopulation {
         var population = GradingPopulation(asOf: asOf)
+        // Staff ids, tag ids and rule tags repeat across millions of rows: one shared copy each.
+        var pool: [String: String] = [:]
+        func interned(_ text: String) -> String {
+            if let shared = pool[text] { return shared }
+            pool[text] = text
+            return text
+        }
         let only = filter.map { ids in " AND external_userid IN (\(ids.map { _ in "?" }.joined(separator: ",")))" } ?? ""
         let onlyArguments = StatementArguments(filter ?? [])
         let contactRows = try Row.fetchCursor(
@@ -144,7 +151,8 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
             let id: String = row[0]
             cursor = advance(cursor, count: contactCount, to: id) { population.contacts[$0].externalUserID }
             guard cursor < contactCount, population.contacts[cursor].externalUserID == id else { continue }
-            let relation = GradingRelation(contact: cursor, userID: row[1], addWay: row[2], state: row[3], createTime: row[4])
+            let relation = GradingRelation(
+                contact: cursor, userID: interned(row[1]), addWay: row[2], state: (row[3] as String?).map(interned), createTime: row[4])
             population.relations.append(relation)
             population.contacts[cursor].liveRelations += 1
             if let created = relation.createTime, created < population.contacts[cursor].addedAt ?? .max {
@@ -175,12 +183,12 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
             let id: String = row[0]
             let userID: String = row[1]
             cursor = relationIndex(cursor, id, userID)
-            if matches(cursor, id, userID) { population.relations[cursor].tagIDs.append(row[2]) }
+            if matches(cursor, id, userID) { population.relations[cursor].tagIDs.append(interned(row[2])) }
         }
         let assignments = try Row.fetchCursor(
             db,
             sql: """
-                SELECT external_userid, userid, tag, rule_id, status, config_version, facts, assigned_at, expires_at
+                SELECT external_userid, userid, tag, rule_id, status, config_version, \(filter == nil ? "''" : "facts"), assigned_at, expires_at
                 FROM tag_assignments WHERE corp_id = ?\(only) ORDER BY external_userid, userid
                 """,
             arguments: [corpID] + onlyArguments)
@@ -189,7 +197,17 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
             let id: String = row[0]
             let userID: String = row[1]
             cursor = relationIndex(cursor, id, userID)
-            if matches(cursor, id, userID) { population.relations[cursor].assignments.append(Self.assignment(row, offset: 2)) }
+            guard matches(cursor, id, userID) else { continue }
+            if filter == nil {
+                // A full run decides from the tag, status and expiry alone; the facts and the
+                // config version are for `explain`, which loads its one contact in full.
+                population.relations[cursor].assignments.append(
+                    TagAssignment(
+                        tag: interned(row[2]), ruleID: interned(row[3]), status: TagAssignment.Status(rawValue: row[4]) ?? .active,
+                        configVersion: interned(row[5]), facts: "", assignedAt: row[7], expiresAt: row[8]))
+            } else {
+                population.relations[cursor].assignments.append(Self.assignment(row, offset: 2))
+            }
         }
         population.catalogue = try Self.catalogue(db, corpID: corpID)
         if filter == nil {

@@ -154,11 +154,7 @@ public struct GradingExplanation: Sendable, Codable {
             scores: scores, segment: segment, abc: abc, clv: clv, lifecycle: lifecycle, history: history, relations: relations)
     }
 
-    static func money(_ cents: Int64) -> String {
-        let sign = cents < 0 ? "-" : ""
-        let value = abs(cents)
-        return "\(sign)\(value / 100).\(value % 100 < 10 ? "0" : "")\(value % 100)"
-    }
+    static func money(_ cents: Int64) -> String { formatCents(cents) }
 
     static func figure(_ dimension: RFMDimension, _ value: Int64) -> String {
         switch dimension {
