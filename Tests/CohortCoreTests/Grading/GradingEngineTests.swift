@@ -117,4 +117,20 @@ import Testing
         #expect(calendar.windowStart(seconds: 86_400, asOf: today) == today - 600)
         #expect(calendar.windowStart(seconds: 12 * 3600, asOf: today) == today - 12 * 3600)
     }
+
+    @Test func anOrderAtTheFirstInstantOfTheWindowCountsAndOneSecondEarlierDoesNot() throws {
+        let rules = try Self.rules([])
+        let plan = rules.metricPlan(asOf: Self.asOf)
+        let start = BusinessCalendar(timeZone: Self.shanghai).windowStart(seconds: 365 * 86_400, asOf: Self.asOf)
+        let inside = Interaction(kind: "order", contact: .externalUserID("wmA"), occurredAt: start, amountCents: 500, source: "t", sourceID: "1")
+        var outside = inside
+        outside.occurredAt = start - 1
+        outside.sourceID = "2"
+        let row = plan.aggregate([inside, outside])
+        #expect(row[MetricPlan.rfmOrders] == 1)
+        #expect(row[MetricPlan.rfmMonetary] == 500)
+        #expect(row[MetricPlan.firstOrder] == start - 1)
+        // The window is 365 calendar days ending today (Shanghai): it starts at local midnight.
+        #expect((start + 8 * 3600) % 86_400 == 0)
+    }
 }
