@@ -121,12 +121,9 @@ struct InteractionsController: Sendable {
         }
         let counts = try await repository.store(batch, at: Date())
         if let grader {
-            let contacts = Set(batch.compactMap { interaction -> String? in
-                if case .externalUserID(let id) = interaction.contact { return id }
-                return nil
-            })
             do {
-                try await grader.regrade(contacts.sorted())
+                // Every contact the batch names, however it names them.
+                try await grader.regrade(try await repository.resolve(batch.map(\.contact)))
             } catch {
                 logger.warning("re-grade after interactions failed; the next full run will catch up", metadata: ["error": "\(error)"])
             }

@@ -86,6 +86,17 @@ public struct SQLiteInteractionRepository: InteractionRepository {
         }
     }
 
+    public func resolve(_ references: [ContactReference]) async throws -> [String] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            var found: Set<String> = []
+            for reference in Set(references) {
+                if let id = try Self.externalUserID(reference, db: db, corpID: corpID) { found.insert(id) }
+            }
+            return found.sorted()
+        }
+    }
+
     public func interactions(of externalUserID: String) async throws -> [Interaction] {
         let corpID = self.corpID
         return try await writer.read { db in
@@ -112,6 +123,12 @@ public struct SQLiteInteractionRepository: InteractionRepository {
     /// A unionid or phone shared by several contacts picks the live one first, then the smallest id,
     /// so the same data always matches the same way.
     static func resolve(_ reference: ContactReference, db: Database, corpID: String) throws -> Int64? {
+        guard let externalUserID = try externalUserID(reference, db: db, corpID: corpID) else { return nil }
+        return try contactSeq(externalUserID, db: db, corpID: corpID)
+    }
+
+    /// The contact a reference names, by external_userid.
+    static func externalUserID(_ reference: ContactReference, db: Database, corpID: String) throws -> String? {
         let externalUserID: String?
         switch reference {
         case .externalUserID(let id):
@@ -132,8 +149,7 @@ public struct SQLiteInteractionRepository: InteractionRepository {
                     sql: "SELECT external_userid FROM contact_phones WHERE corp_id = ? AND phone = ? ORDER BY external_userid LIMIT 1"),
                 arguments: [corpID, phone])
         }
-        guard let externalUserID else { return nil }
-        return try contactSeq(externalUserID, db: db, corpID: corpID)
+        return externalUserID
     }
 
     /// The contact's small integer id, assigned on first use.

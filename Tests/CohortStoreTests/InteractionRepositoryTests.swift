@@ -45,4 +45,12 @@ struct InteractionRepositoryTests {
         #expect(try await interactions.matchPending() == ["wmLATER"])
         #expect(try await interactions.interactions(of: "wmLATER").count == 1)
     }
+
+    @Test func referencesResolveToTheContactsTheyNameNow() async throws {
+        _ = try await directory.upsert(
+            Contact(externalUserID: "wmB", unionID: "oB"),
+            relations: [Relation(externalUserID: "wmB", userID: "zhangsan", remarkMobiles: ["13900139000"])], at: now)
+        let found = try await interactions.resolve([.phone("13900139000"), .unionID("oB"), .externalUserID("wmNOBODY")])
+        #expect(found == ["wmB"])
+    }
 }

@@ -124,6 +124,8 @@ public protocol InteractionRepository: Sendable {
     /// Matches kept records whose contact has appeared since. Returns how many were matched,
     /// with the external_userids they now belong to.
     func matchPending() async throws -> [String]
+    /// The external_userids the references name now (unknown ones are left out).
+    func resolve(_ references: [ContactReference]) async throws -> [String]
     /// Every matched interaction of one contact, oldest first.
     func interactions(of externalUserID: String) async throws -> [Interaction]
 }
