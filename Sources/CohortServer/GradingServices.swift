@@ -199,7 +199,7 @@ struct TagWriterService: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let report = try await writer.drain(limit: 1_000)
                 if report.done + report.failed > 0 {
@@ -209,7 +209,7 @@ struct TagWriterService: Service {
             } catch {
                 logger.warning("tag writer pass failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }
@@ -222,12 +222,14 @@ struct GradingScheduleService: Service {
     func run() async throws {
         guard let minute = grader.rules.grading.schedule.dailyAtMinute else { return }
         let calendar = BusinessCalendar(timeZone: grader.rules.grading.timeZone)
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let now = Int64(grader.now().timeIntervalSince1970)
             var next = calendar.startOfDay(calendar.dayNumber(now)) + Int64(minute) * 60
             if next <= now { next = calendar.startOfDay(calendar.dayNumber(now) + 1) + Int64(minute) * 60 }
-            try? await Task.sleep(for: .seconds(next - now))
-            guard !Task.isShuttingDownGracefully else { return }
+            // Hours of sleep must not hold up a graceful shutdown.
+            let wait = Duration.seconds(next - now)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             do {
                 let report = try await grader.apply()
                 logger.info("scheduled full re-grade", metadata: ["contacts": "\(report.contacts)", "queued": "\(report.written.queuedOps)"])

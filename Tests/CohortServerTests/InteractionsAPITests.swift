@@ -97,4 +97,30 @@ struct InteractionsAPITests {
             #expect(status4 == .contentTooLarge)
         }
     }
+
+    @Test func theLiveWiringStoresABatchAndGradesTheContactsItNames() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-live-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        var settings = CallbackEndpointTests.settings()
+        settings.secrets.adminToken = "s3cret-admin"
+        settings.secrets.wecomSecret = "sim-secret"
+        settings.database.path = path
+        let rules = try GradingEndToEndTests.rules()
+        let dependencies = try AppDependencies.live(settings: settings, rules: rules, logger: Logger(label: "test"))
+        #expect(dependencies.grader != nil)
+        #expect(dependencies.tagWriter != nil)
+        let database = try #require(dependencies.database)
+        _ = try await SQLiteDirectoryRepository(database: database, corpID: settings.platform.corpID).upsert(
+            Contact(externalUserID: "wmA"), relations: [Relation(externalUserID: "wmA", userID: "zhangsan")], at: Date())
+        var app = dependencies
+        app.runsInboxProcessor = false
+        let application = try CohortApplication.build(app, logger: Logger(label: "test"))
+        try await application.test(.router) { client in
+            let (status, _) = try await post(client, Self.batch)
+            #expect(status == .ok)
+        }
+        let grade = try await SQLiteGradingRepository(database: database, corpID: settings.platform.corpID).grade(of: "wmA")
+        #expect(grade?.frequency == 1)
+        #expect(grade?.lifecycle == .customer)
+    }
 }
