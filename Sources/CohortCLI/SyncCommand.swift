@@ -49,6 +49,9 @@ struct SyncCommand: AsyncParsableCommand {
                 let report = try await sync.run()
                 bar.finish()
                 print(json ? try DriftListing.json(report) : DriftListing.summary(report, calls: client.callCounts))
+                // Interactions kept for contacts that had not appeared yet belong to them now.
+                let matched = try await SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID).matchPending()
+                if !matched.isEmpty, !json { print("interactions: kept rows of \(matched.count) contacts matched") }
             }
         } catch let error as PlatformError {
             bar.finish()

@@ -106,15 +106,36 @@ public struct Grader: Sendable {
     static let slice = 100_000
 
     /// Re-grades a few contacts against the last full run's cut-offs, writing only what changed.
-    /// Without a full run yet, quantiles cannot be placed, so this runs a full apply instead.
+    /// Before any full run there are no cut-offs: quantile scores stay empty until one runs
+    /// (a full run is never started from here: it can take a minute, and this runs on the
+    /// event path).
     @discardableResult
     public func regrade(_ externalUserIDs: [String]) async throws -> GradeRunReport {
-        guard !externalUserIDs.isEmpty else {
-            return GradeRunReport(
-                full: false, contacts: 0, relations: 0, loadSeconds: 0, gradeSeconds: 0, writeSeconds: 0, written: GradingWriteReport(),
-                drift: 0)
+        let baseline =
+            try await repository.baseline() ?? GradingBaseline(asOf: 0, configVersion: rules.version, cutoffs: nil, abc: nil)
+        var total = GradeRunReport(
+            full: false, contacts: 0, relations: 0, loadSeconds: 0, gradeSeconds: 0, writeSeconds: 0, written: GradingWriteReport(),
+            drift: 0)
+        // Bounded batches: a sync can make thousands of kept interactions matchable at once,
+        // and each batch is one query with a placeholder per contact.
+        for start in stride(from: 0, to: externalUserIDs.count, by: 500) {
+            let report = try await regrade(Array(externalUserIDs[start..<min(start + 500, externalUserIDs.count)]), baseline: baseline)
+            total.contacts += report.contacts
+            total.relations += report.relations
+            total.loadSeconds += report.loadSeconds
+            total.gradeSeconds += report.gradeSeconds
+            total.writeSeconds += report.writeSeconds
+            total.written.grades += report.written.grades
+            total.written.transitions += report.written.transitions
+            total.written.assignments += report.written.assignments
+            total.written.queuedOps += report.written.queuedOps
+            total.written.droppedOps += report.written.droppedOps
+            total.drift += report.drift
         }
-        guard let baseline = try await repository.baseline() else { return try await apply() }
+        return total
+    }
+
+    private func regrade(_ externalUserIDs: [String], baseline: GradingBaseline) async throws -> GradeRunReport {
         let started = now()
         let clock = ContinuousClock()
         let t0 = clock.now

@@ -27,7 +27,7 @@ public struct RegradingHandler: InboxEventHandler {
         try await inner.handle(delivery)
         guard case .externalContact(let change) = delivery.event else { return }
         do {
-            let matched = try await interactions.matchPending()
+            let matched = try await interactions.matchPending(contact: change.externalUserID)
             try await grader.regrade(Array(Set([change.externalUserID] + matched)).sorted())
         } catch {
             logger.warning("re-grade after event failed; the next full run will catch up", metadata: ["error": "\(error)"])

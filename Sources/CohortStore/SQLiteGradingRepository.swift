@@ -558,19 +558,28 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
 
     public func due(at time: Date, limit: Int) async throws -> [PlatformOp] {
         let corpID = self.corpID
-        return try await writer.read { db in
-            try Row.fetchAll(
+        let now = StoreTime.millis(time)
+        return try await writer.write { db in
+            var ops: [PlatformOp] = []
+            for row in try Row.fetchAll(
                 db,
                 sql: """
                     SELECT id, kind, target, payload, attempts FROM platform_ops
                     WHERE status = 'pending' AND next_attempt_at <= ? AND corp_id = ? ORDER BY next_attempt_at, id LIMIT ?
                     """,
-                arguments: [StoreTime.millis(time), corpID, limit]
-            ).compactMap { row in
+                arguments: [now, corpID, limit])
+            {
                 let text: String = row[3]
-                guard let payload = try? JSONDecoder().decode(MarkTagPayload.self, from: Data(text.utf8)) else { return nil }
-                return PlatformOp(id: row[0], kind: row[1], target: row[2], payload: payload, attempts: row[4])
+                if let payload = try? JSONDecoder().decode(MarkTagPayload.self, from: Data(text.utf8)) {
+                    ops.append(PlatformOp(id: row[0], kind: row[1], target: row[2], payload: payload, attempts: row[4]))
+                } else {
+                    // An unreadable row must not sit at the head of the queue for ever.
+                    try db.execute(
+                        sql: "UPDATE platform_ops SET status = 'failed', updated_at = ?, last_error = 'unreadable payload' WHERE id = ?",
+                        arguments: [now, row[0]])
+                }
             }
+            return ops
         }
     }
 

@@ -67,23 +67,50 @@ public struct SQLiteInteractionRepository: InteractionRepository {
                 db,
                 sql: "SELECT DISTINCT ref_type, ref_value FROM interactions WHERE corp_id = ? AND contact_seq IS NULL",
                 arguments: [corpID])
-            var matched: Set<String> = []
-            for row in pending {
-                guard let reference = ContactReference(type: row[0], value: row[1]),
-                    let seq = try Self.resolve(reference, db: db, corpID: corpID)
-                else { continue }
-                try db.execute(
-                    sql: """
-                        UPDATE interactions SET contact_seq = ?
-                        WHERE corp_id = ? AND ref_type = ? AND ref_value = ? AND contact_seq IS NULL
-                        """,
-                    arguments: [seq, corpID, reference.type, reference.value])
-                if let id = try String.fetchOne(db, sql: "SELECT external_userid FROM contact_seq WHERE seq = ?", arguments: [seq]) {
-                    matched.insert(id)
-                }
-            }
-            return matched.sorted()
+            return try Self.match(pending.compactMap { ContactReference(type: $0[0], value: $0[1]) }, db: db, corpID: corpID)
         }
+    }
+
+    public func matchPending(contact externalUserID: String) async throws -> [String] {
+        let corpID = self.corpID
+        return try await writer.write { db in
+            var references: [ContactReference] = [.externalUserID(externalUserID)]
+            if let unionID = try String.fetchOne(
+                db, sql: "SELECT unionid FROM contacts WHERE corp_id = ? AND external_userid = ?", arguments: [corpID, externalUserID])
+            {
+                references.append(.unionID(unionID))
+            }
+            references += try String.fetchAll(
+                db, sql: "SELECT DISTINCT phone FROM contact_phones WHERE corp_id = ? AND external_userid = ?",
+                arguments: [corpID, externalUserID]
+            ).map(ContactReference.phone)
+            // Only references that have kept rows (an index probe each).
+            let kept = try references.filter { reference in
+                try Bool.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT 1 FROM interactions WHERE corp_id = ? AND ref_type = ? AND ref_value = ? AND contact_seq IS NULL LIMIT 1"),
+                    arguments: [corpID, reference.type, reference.value]) ?? false
+            }
+            return try Self.match(kept, db: db, corpID: corpID)
+        }
+    }
+
+    /// Gives the kept rows of each reference its contact, where the contact is known now.
+    private static func match(_ references: [ContactReference], db: Database, corpID: String) throws -> [String] {
+        var matched: Set<String> = []
+        for reference in references {
+            guard let seq = try resolve(reference, db: db, corpID: corpID) else { continue }
+            try db.execute(
+                sql: """
+                    UPDATE interactions SET contact_seq = ?
+                    WHERE corp_id = ? AND ref_type = ? AND ref_value = ? AND contact_seq IS NULL
+                    """,
+                arguments: [seq, corpID, reference.type, reference.value])
+            if let id = try String.fetchOne(db, sql: "SELECT external_userid FROM contact_seq WHERE seq = ?", arguments: [seq]) {
+                matched.insert(id)
+            }
+        }
+        return matched.sorted()
     }
 
     public func resolve(_ references: [ContactReference]) async throws -> [String] {

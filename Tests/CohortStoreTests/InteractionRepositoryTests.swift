@@ -53,4 +53,15 @@ struct InteractionRepositoryTests {
         let found = try await interactions.resolve([.phone("13900139000"), .unionID("oB"), .externalUserID("wmNOBODY")])
         #expect(found == ["wmB"])
     }
+
+    @Test func oneContactsEventMatchesOnlyTheRowsThatNameIt() async throws {
+        _ = try await interactions.store([order(.phone("13700137000"), id: "p1"), order(.externalUserID("wmOTHER"), id: "o1")], at: now)
+        _ = try await directory.upsert(
+            Contact(externalUserID: "wmC"), relations: [Relation(externalUserID: "wmC", userID: "lisi", remarkMobiles: ["13700137000"])], at: now)
+        _ = try await directory.upsert(Contact(externalUserID: "wmOTHER"), relations: [Relation(externalUserID: "wmOTHER", userID: "lisi")], at: now)
+        #expect(try await interactions.matchPending(contact: "wmC") == ["wmC"])
+        #expect(try await interactions.interactions(of: "wmC").count == 1)
+        #expect(try await interactions.interactions(of: "wmOTHER").isEmpty)
+        #expect(try await interactions.matchPending() == ["wmOTHER"])
+    }
 }

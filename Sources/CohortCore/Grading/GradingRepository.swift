@@ -89,7 +89,8 @@ public struct PlatformOpCounts: Sendable, Hashable, Codable {
 
 /// The queue of platform writes (port).
 public protocol PlatformOpRepository: Sendable {
-    /// Pending operations due at `time`, oldest first.
+    /// Pending operations due at `time`, oldest first. A row whose payload cannot be read is
+    /// failed (with the reason) rather than returned.
     func due(at time: Date, limit: Int) async throws -> [PlatformOp]
     /// Marks an operation done and records its effect on the mirrored relation tags.
     func complete(_ op: PlatformOp, addedTagIDs: [String], removedTagIDs: [String], at time: Date) async throws

@@ -124,6 +124,9 @@ public protocol InteractionRepository: Sendable {
     /// Matches kept records whose contact has appeared since. Returns how many were matched,
     /// with the external_userids they now belong to.
     func matchPending() async throws -> [String]
+    /// Matches kept records that could name this contact (its external_userid, unionid and
+    /// remark phones): the cheap form for one contact event. Returns the contacts matched.
+    func matchPending(contact externalUserID: String) async throws -> [String]
     /// The external_userids the references name now (unknown ones are left out).
     func resolve(_ references: [ContactReference]) async throws -> [String]
     /// Every matched interaction of one contact, oldest first.
