@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure domain: values, ports, policies. No I/O, no clock reads.
@@ -39,11 +40,22 @@ let package = Package(
             name: "CohortCSV",
             swiftSettings: swiftSettings
         ),
+        // Customer messages from Templates/*.mustache, rendered as plain text and checked
+        // against what the data can supply.
+        .target(
+            name: "CohortTemplates",
+            dependencies: [
+                "CohortCore",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Operator files (YAML) and environment into typed, validated Core values.
         .target(
             name: "CohortConfig",
             dependencies: [
                 "CohortCore",
+                "CohortTemplates",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -106,6 +118,7 @@ let package = Package(
             dependencies: [
                 "CohortCore",
                 "CohortConfig",
+                "CohortTemplates",
                 "CohortStore",
                 "CohortSync",
                 "WeComKit",
@@ -164,6 +177,11 @@ let package = Package(
         .testTarget(
             name: "CohortCoreTests",
             dependencies: ["CohortCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CohortTemplatesTests",
+            dependencies: ["CohortCore", "CohortTemplates"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

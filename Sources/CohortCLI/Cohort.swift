@@ -14,7 +14,8 @@ struct Cohort: AsyncParsableCommand {
         abstract: "Cohort: contact grouping for WeCom customer contacts.",
         subcommands: [
             Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
-            GradesCommand.self, TagsCommand.self, RulesCommand.self, ConfigCommand.self, InboxCommand.self,
+            GradesCommand.self, TagsCommand.self, RulesCommand.self, SegmentsCommand.self, CampaignCommand.self, OptOutCommand.self,
+            ConfigCommand.self, InboxCommand.self,
         ])
 }
 

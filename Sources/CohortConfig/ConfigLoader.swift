@@ -10,7 +10,12 @@ public struct ConfigLoader: Sendable {
 
     /// Files Cohort reads from the config directory. Anything else there is reported, so a
     /// misnamed file is not silently ignored.
-    public static let knownFiles = ["cohort.yaml", "grading.yaml", "tags.yaml"]
+    public static let knownFiles = ["cohort.yaml", "grading.yaml", "tags.yaml", "segments.yaml", "campaigns.yaml"]
+
+    /// Where message templates live (default `Templates`, or $COHORT_TEMPLATES_DIR).
+    public var templatesDirectory: String {
+        environment["COHORT_TEMPLATES_DIR"] ?? "Templates"
+    }
 
     public init(directory: String = "Config", environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.directory = directory
@@ -22,7 +27,8 @@ public struct ConfigLoader: Sendable {
         var issues: [ConfigIssue] = []
         if case .failure(let error) = loadResult() { issues += error.issues }
         do {
-            _ = try GradingLoader(directory: directory).load()
+            let grading = try GradingLoader(directory: directory).load()
+            _ = try CampaignLoader(directory: directory, templatesDirectory: templatesDirectory).load(grading: grading)
         } catch {
             issues += error.issues
         }

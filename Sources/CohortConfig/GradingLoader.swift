@@ -300,7 +300,7 @@ public struct GradingLoader: Sendable {
     // MARK: Helpers
 
     /// A rule scalar with its position in the file, so rule errors point into the file.
-    private func ruleText(_ entry: MappingReader, _ key: String, text: String, file: String, required: Bool = true) -> RuleText? {
+    func ruleText(_ entry: MappingReader, _ key: String, text: String, file: String, required: Bool = true) -> RuleText? {
         guard let node = entry.node(key) else {
             if required { entry.missing(key, hint: "a rule such as orders(within: 90d) >= 3") }
             return nil
@@ -328,7 +328,7 @@ public struct GradingLoader: Sendable {
         }
     }
 
-    private func strings(_ node: Node, path: String, issues: IssueCollector) -> [(String, Mark?)] {
+    func strings(_ node: Node, path: String, issues: IssueCollector) -> [(String, Mark?)] {
         switch node {
         case .sequence(let items):
             return items.compactMap { item in

@@ -252,6 +252,92 @@ enum Migrations {
                     CREATE INDEX platform_ops_due ON platform_ops (status, next_attempt_at, id) WHERE status = 'pending';
                     """)
         }
+        // The campaign ledger: a recipient row exists before any platform call, one per
+        // (campaign, contact); a task's recipients are the rows that point at it.
+        migrator.registerMigration("2026-11-25-campaigns") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE campaigns (
+                        corp_id TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        priority INTEGER NOT NULL,
+                        dispatch_at INTEGER NOT NULL,
+                        config_version TEXT NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        paused_reason TEXT,
+                        finished_at INTEGER,
+                        duplicate_owners INTEGER NOT NULL DEFAULT 0,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (corp_id, name)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE campaign_tasks (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        campaign TEXT NOT NULL,
+                        sender TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER,
+                        call_started_at INTEGER,
+                        msgid TEXT,
+                        created_at INTEGER,
+                        member_status INTEGER,
+                        reminders TEXT NOT NULL DEFAULT '',
+                        final INTEGER NOT NULL DEFAULT 0,
+                        error TEXT
+                    );
+                    CREATE INDEX campaign_tasks_by_campaign ON campaign_tasks (corp_id, campaign, state);
+                    CREATE INDEX campaign_tasks_open ON campaign_tasks (corp_id, created_at) WHERE state = 'created' AND final = 0;
+                    CREATE UNIQUE INDEX campaign_tasks_msgid ON campaign_tasks (corp_id, msgid) WHERE msgid IS NOT NULL;
+                    CREATE TABLE campaign_recipients (
+                        corp_id TEXT NOT NULL,
+                        campaign TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        sender TEXT,
+                        task_id INTEGER,
+                        variant INTEGER,
+                        reason TEXT,
+                        detail TEXT,
+                        platform_status INTEGER,
+                        send_time INTEGER,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (corp_id, campaign, external_userid)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX campaign_recipients_by_task ON campaign_recipients (task_id) WHERE task_id IS NOT NULL;
+                    CREATE INDEX campaign_recipients_by_contact ON campaign_recipients (corp_id, external_userid);
+                    CREATE TABLE opt_outs (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        PRIMARY KEY (corp_id, external_userid)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE welcome_attempts (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        userid TEXT NOT NULL,
+                        template TEXT,
+                        outcome TEXT NOT NULL,
+                        errcode INTEGER,
+                        detail TEXT,
+                        event_time INTEGER NOT NULL,
+                        attempted_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX welcome_attempts_by_contact ON welcome_attempts (corp_id, external_userid);
+                    CREATE TABLE config_versions (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        applied_at INTEGER NOT NULL,
+                        files TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -13,6 +13,8 @@ public struct SimulatorFault: Codable, Sendable, Hashable {
         case latency
         /// Drop the connection: no answer at all.
         case drop
+        /// Act on the call, then drop the connection: the caller cannot tell whether it took effect.
+        case lostAnswer = "lost_answer"
         /// Revoke every issued token before the call (it then fails 40014).
         case invalidateToken = "invalidate_token"
         /// Expire every issued token before the call (it then fails 42001).

@@ -152,6 +152,7 @@ public actor WeComSimulator {
         let at = now()
         var delay = 0.0
         var faultName: String?
+        var loseAnswer = false
         func finish(_ response: SimulatorResponse, errcode: Int?) -> SimulatorResponse {
             calls.append(
                 SimulatorCall(
@@ -159,6 +160,7 @@ public actor WeComSimulator {
                     fault: faultName, at: at.timeIntervalSince1970))
             var response = response
             response.delay += delay
+            if loseAnswer { response = SimulatorResponse(status: 0, body: Data(), delay: response.delay, dropped: true) }
             return response
         }
         // Faults first: they stand for the network and the platform's bad moments.
@@ -186,6 +188,8 @@ public actor WeComSimulator {
                 for key in tokens.keys { tokens[key]?.expiresAt = at.addingTimeInterval(-1) }
             case .drop:
                 return finish(SimulatorResponse(status: 0, body: Data(), delay: 0, dropped: true), errcode: nil)
+            case .lostAnswer:
+                loseAnswer = true
             case .http:
                 let status = fault.status ?? 502
                 return finish(SimulatorResponse(status: status, body: Data("<html>\(status)</html>".utf8), delay: 0, dropped: false), errcode: nil)

@@ -40,3 +40,53 @@ public struct BusinessCalendar: Sendable, Hashable {
         return startOfDay(dayNumber(asOf) - days + 1)
     }
 }
+
+extension BusinessCalendar {
+    /// Minutes after local midnight of `instant`.
+    public func minuteOfDay(_ instant: Int64) -> Int {
+        Int((instant - startOfDay(dayNumber(instant))) / 60)
+    }
+
+    /// The first instant after `instant` (or `instant` itself) at local `minuteOfDay`.
+    public func next(minuteOfDay minute: Int, after instant: Int64) -> Int64 {
+        let today = startOfDay(dayNumber(instant)) + Int64(minute) * 60
+        return today >= instant ? today : startOfDay(dayNumber(instant) + 1) + Int64(minute) * 60
+    }
+
+    /// The local calendar day, ISO week (from Monday) or month that contains `instant`.
+    public func period(of window: FrequencyCap.Window, containing instant: Int64) -> Range<Int64> {
+        let day = dayNumber(instant)
+        switch window {
+        case .calendarWeek:
+            // 1970-01-01 was a Thursday: day 0 is weekday 3 counting Monday as 0.
+            let weekday = ((day + 3) % 7 + 7) % 7
+            return startOfDay(day - weekday)..<startOfDay(day - weekday + 7)
+        case .calendarMonth:
+            let (first, days) = month(containing: day)
+            return startOfDay(first)..<startOfDay(first + Int64(days))
+        case .calendarDay, .rollingDays:
+            return startOfDay(day)..<startOfDay(day + 1)
+        }
+    }
+
+    public func daysInMonth(containing instant: Int64) -> Int {
+        month(containing: dayNumber(instant)).days
+    }
+
+    /// The first day number and length of the month of day number `day`.
+    private func month(containing day: Int64) -> (first: Int64, days: Int) {
+        // Civil-from-days (proleptic Gregorian), then back to the month's first day.
+        let z = day + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let dayOfMonth = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let lengths: [Int] = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return (day - dayOfMonth + 1, lengths[Int(month) - 1])
+    }
+}

@@ -31,6 +31,14 @@ public struct PlatformError: Error, Hashable, Sendable, CustomStringConvertible 
         return nil
     }
 
+    /// The call may have reached the platform and taken effect: no errcode came back.
+    public var isUncertain: Bool {
+        switch kind {
+        case .transport, .http, .malformedResponse: true
+        case .api, .invalidRequest: false
+        }
+    }
+
     public var description: String {
         switch kind {
         case .api(let code, let message):

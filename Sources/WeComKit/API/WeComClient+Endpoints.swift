@@ -67,7 +67,8 @@ extension WeComClient {
     }
 
     public func addMessageTemplate(_ request: AddMessageTemplateRequest) async throws(PlatformError) -> AddMessageTemplateResponse {
-        try await post("externalcontact/add_msg_template", body: request, as: AddMessageTemplateResponse.self)
+        // Never retried blind: a lost answer may hide a created task (see CampaignDispatcher).
+        try await post("externalcontact/add_msg_template", body: request, as: AddMessageTemplateResponse.self, uncertainIsFinal: true)
     }
 
     public func groupMessageList(_ request: GroupMessageListRequest) async throws(PlatformError) -> GroupMessageListResponse {

@@ -49,8 +49,13 @@ public final class WeComClient: Sendable {
     }
 
     /// `POST /cgi-bin/<path>?access_token=…` with a JSON body.
+    ///
+    /// - Parameter uncertainIsFinal: for calls that must not run twice (add_msg_template):
+    ///   an answer that may have come after the platform acted (a lost connection, a 5xx, an
+    ///   unreadable body) is thrown at once instead of retried; errors the platform answered
+    ///   with (errcodes) are still retried by the rules.
     public func post<Response: Decodable & Sendable>(
-        _ path: String, body: some Encodable, as type: Response.Type = Response.self
+        _ path: String, body: some Encodable, as type: Response.Type = Response.self, uncertainIsFinal: Bool = false
     ) async throws(PlatformError) -> Response {
         let data: Data
         do {
@@ -58,7 +63,7 @@ public final class WeComClient: Sendable {
         } catch {
             throw PlatformError(.invalidRequest("cannot encode: \(error)"), endpoint: path)
         }
-        return try await call(path, method: "POST", query: [], body: data)
+        return try await call(path, method: "POST", query: [], body: data, uncertainIsFinal: uncertainIsFinal)
     }
 
     /// `POST /cgi-bin/media/upload?access_token=…&type=TYPE` with one multipart part named
@@ -76,7 +81,8 @@ public final class WeComClient: Sendable {
     }
 
     private func call<Response: Decodable & Sendable>(
-        _ path: String, method: String, query: [(String, String)], body: Data?, contentType: String? = nil
+        _ path: String, method: String, query: [(String, String)], body: Data?, contentType: String? = nil,
+        uncertainIsFinal: Bool = false
     ) async throws(PlatformError) -> Response {
         var attempt = 0
         var refreshed = false
@@ -93,6 +99,7 @@ public final class WeComClient: Sendable {
             if failure.endpoint == "gettoken", let code = failure.errcode, PlatformError.tokenErrors.contains(code) {
                 throw failure
             }
+            if uncertainIsFinal, failure.endpoint != "gettoken", failure.isUncertain { throw failure }
             switch rules.decide(failure, attempt: attempt, tokenRefreshed: refreshed, unitRandom: random()) {
             case .fail:
                 throw failure

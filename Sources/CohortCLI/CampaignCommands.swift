@@ -1,0 +1,638 @@
+import ArgumentParser
+import CohortConfig
+import CohortCore
+import CohortServer
+import CohortStore
+import CohortSync
+import Foundation
+import WeComKit
+
+extension GlobalOptions {
+    /// Grading rules plus segments, campaigns and templates, or exit 1 with every problem.
+    func loadCampaignRules(_ grading: GradingRules) throws -> CampaignRules {
+        do {
+            return try CampaignLoader(directory: configDirectory, templatesDirectory: templatesDirectory).load(grading: grading)
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+
+    var templatesDirectory: String {
+        ProcessInfo.processInfo.environment["COHORT_TEMPLATES_DIR"] ?? "Templates"
+    }
+
+    /// Everything the campaign commands need, opened once.
+    func campaignContext() throws -> CampaignContext {
+        let settings = try loadSettings()
+        let grading = try loadRules()
+        let rules = try loadCampaignRules(grading)
+        let database = try openDatabase(settings)
+        let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
+        let desk = CampaignDesk(
+            grading: grading, rules: rules, gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
+            ledger: ledger)
+        return CampaignContext(settings: settings, database: database, desk: desk, ledger: ledger)
+    }
+}
+
+struct CampaignContext {
+    var settings: CohortSettings
+    var database: CohortDatabase
+    var desk: CampaignDesk
+    var ledger: SQLiteCampaignRepository
+
+    func client() throws -> WeComClient {
+        do {
+            return try Platform.client(settings)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func dispatcher() throws -> CampaignDispatcher {
+        CampaignDispatcher(client: try client(), ledger: ledger, config: desk.rules.config)
+    }
+
+    func refusing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let refusal as CampaignDesk.Refusal {
+            printError(refusal.description)
+            throw ExitCode(1)
+        } catch let started as SQLiteCampaignRepository.AlreadyStarted {
+            printError(started.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+// MARK: - Segments
+
+struct SegmentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segments", abstract: "Named segments of Config/segments.yaml over the stored grades.",
+        subcommands: [List.self, Show.self, Plan.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every segment with its size.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let snapshot = try await context.desk.snapshot()
+            let rows = snapshot.segments.segments.enumerated().map { index, segment in
+                SegmentRow(name: segment.name, size: snapshot.membership.size(of: index), description: segment.spec.description ?? "",
+                           rule: segment.rule.source.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            if json {
+                print(try prettyJSON(rows))
+            } else {
+                print(SegmentListing.table(rows, contacts: snapshot.population.contacts.count))
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A segment's rule and a sample of its members, with why they are in it.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The segment.") var name: String
+        @Option(help: "How many members to show.") var sample = 20
+        @Flag(help: "JSON instead of text.") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let snapshot = try await context.desk.snapshot()
+            guard let index = snapshot.segments.index(of: name) else {
+                printError("no segment \"\(name)\" (segments: \(snapshot.segments.segments.map(\.name).joined(separator: ", ")))")
+                throw ExitCode(1)
+            }
+            let members = snapshot.membership.members(of: index)
+            let shown = members.prefix(max(0, sample)).map { contact -> SegmentMember in
+                let why = snapshot.segments.explain(index, contact: contact, population: snapshot.population, plan: snapshot.plan, membership: snapshot.membership)
+                return SegmentMember(external_userid: snapshot.population.contacts[contact].externalUserID, facts: why.explanation.facts)
+            }
+            let segment = snapshot.segments.segments[index]
+            if json {
+                print(try prettyJSON(SegmentDetail(
+                    name: name, description: segment.spec.description, rule: segment.rule.source, excludes: segment.spec.exclude.map(\.name),
+                    size: members.count, sample: shown)))
+                return
+            }
+            print("\(name): \(members.count) of \(snapshot.population.contacts.count) contacts")
+            if let description = segment.spec.description { print(description) }
+            print("rule: \(segment.rule.source.trimmingCharacters(in: .whitespacesAndNewlines))")
+            if !segment.spec.exclude.isEmpty { print("excludes: \(segment.spec.exclude.map(\.name).joined(separator: ", "))") }
+            for member in shown { print("- \(member.external_userid): \(member.facts.joined(separator: "; "))") }
+            if members.count > shown.count { print("… and \(members.count - shown.count) more") }
+        }
+    }
+
+    struct Plan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Who would enter and leave each segment under the files on disk, against the last applied segments.yaml.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let history = SQLiteConfigHistory(database: context.database, corpID: context.settings.platform.corpID)
+            let applied = try await history.latest()?.files["segments.yaml"]
+            var previous: SegmentSet?
+            if let applied {
+                do {
+                    previous = try CampaignLoader(directory: options.configDirectory, templatesDirectory: options.templatesDirectory)
+                        .load(grading: context.desk.grading, segmentsOverride: applied).segments
+                } catch {
+                    printError("the last applied segments.yaml no longer compiles against grading.yaml; comparing with no segments:\n\(error)")
+                }
+            }
+            let now = try await context.desk.snapshot()
+            var before: SegmentSnapshot?
+            if let previous { before = try await context.desk.snapshot(segments: previous) }
+            var rows: [SegmentChange] = []
+            var names = now.segments.segments.map(\.name)
+            for name in before?.segments.segments.map(\.name) ?? [] where !names.contains(name) { names.append(name) }
+            for name in names {
+                let current = now.segments.index(of: name).map { Set(now.membership.members(of: $0).map { now.population.contacts[$0].externalUserID }) } ?? []
+                let old: Set<String> = before.flatMap { snapshot in
+                    snapshot.segments.index(of: name).map { Set(snapshot.membership.members(of: $0).map { snapshot.population.contacts[$0].externalUserID }) }
+                } ?? []
+                let entering = current.subtracting(old).sorted()
+                let leaving = old.subtracting(current).sorted()
+                let status = now.segments.index(of: name) == nil ? "removed" : (before?.segments.index(of: name) == nil ? "new" : "kept")
+                rows.append(SegmentChange(
+                    name: name, status: status, before: old.count, after: current.count, entering: entering.count, leaving: leaving.count,
+                    entering_sample: Array(entering.prefix(5)), leaving_sample: Array(leaving.prefix(5))))
+            }
+            if json {
+                print(try prettyJSON(rows))
+                return
+            }
+            if applied == nil { print("no segments.yaml applied yet: every segment is new (campaign start records the applied config)") }
+            print(TextTable.render(
+                header: ["SEGMENT", "STATUS", "BEFORE", "AFTER", "ENTER", "LEAVE", "E.G. ENTERING"],
+                rows: rows.map { [$0.name, $0.status, String($0.before), String($0.after), "+\($0.entering)", "-\($0.leaving)", $0.entering_sample.prefix(3).joined(separator: ",")] }))
+        }
+    }
+}
+
+struct SegmentRow: Encodable {
+    var name: String
+    var size: Int
+    var description: String
+    var rule: String
+}
+
+struct SegmentMember: Encodable {
+    var external_userid: String
+    var facts: [String]
+}
+
+struct SegmentDetail: Encodable {
+    var name: String
+    var description: String?
+    var rule: String
+    var excludes: [String]
+    var size: Int
+    var sample: [SegmentMember]
+}
+
+struct SegmentChange: Encodable {
+    var name: String
+    var status: String
+    var before: Int
+    var after: Int
+    var entering: Int
+    var leaving: Int
+    var entering_sample: [String]
+    var leaving_sample: [String]
+}
+
+enum SegmentListing {
+    static func table(_ rows: [SegmentRow], contacts: Int) -> String {
+        TextTable.render(
+            header: ["SEGMENT", "SIZE", "SHARE", "DESCRIPTION"],
+            rows: rows.map { row in
+                let share = contacts == 0 ? 0 : Double(row.size) * 100 / Double(contacts)
+                return [row.name, String(row.size), String(format: "%.1f%%", share), row.description]
+            }) + "\n\(rows.count) segment\(rows.count == 1 ? "" : "s") over \(contacts) contacts"
+    }
+}
+
+// MARK: - Campaigns
+
+struct CampaignCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign", abstract: "Preview, plan, start and follow campaigns of Config/campaigns.yaml.",
+        subcommands: [List.self, Preview.self, DryRun.self, TestSend.self, Start.self, Pause.self, Resume.self, Cancel.self, Report.self, Dispatch.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Campaigns in the config and in the ledger.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let records = Dictionary(uniqueKeysWithValues: try await context.ledger.campaigns().map { ($0.name, $0) })
+            struct Row: Encodable {
+                var name: String
+                var segment: String
+                var priority: Int
+                var state: String
+            }
+            let rows = context.desk.rules.config.campaigns.map {
+                Row(name: $0.name, segment: $0.segment.name, priority: $0.priority, state: records[$0.name]?.state.rawValue ?? "not started")
+            }
+            if json {
+                print(try prettyJSON(rows))
+            } else {
+                print(TextTable.render(header: ["CAMPAIGN", "SEGMENT", "PRIORITY", "STATE"], rows: rows.map { [$0.name, $0.segment, String($0.priority), $0.state] }))
+            }
+        }
+    }
+
+    struct Preview: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rendered messages for sample or chosen contacts.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+        @Option(name: .customLong("contact"), help: "A contact to render for (repeatable); default: a sample of the segment.") var contacts: [String] = []
+        @Option(help: "How many segment members to render without --contact.") var sample = 3
+        @Flag(help: "JSON instead of text.") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let previews = try await context.refusing {
+                try await context.desk.preview(name, contacts: contacts.isEmpty ? nil : contacts, sample: sample)
+            }
+            if json {
+                print(try prettyJSON(previews))
+                return
+            }
+            if previews.isEmpty { print("the segment has no members") }
+            for preview in previews {
+                print("── \(preview.externalUserID) from \(preview.sender ?? "-") (\(preview.variant ?? "-"))")
+                print(preview.text ?? "[no message: \(preview.excluded ?? "")]")
+            }
+        }
+    }
+
+    struct DryRun: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dry-run", abstract: "The whole plan without calling the platform: recipients, tasks per sender, exclusions.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+        @Flag(help: "The whole plan as JSON (every recipient with sender and text, every exclusion).") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let plan = try await context.refusing { try await context.desk.plan(name) }
+            let spec = try context.desk.campaign(name)
+            if json {
+                print(try prettyJSON(DryRunJSON(plan, cap: spec.maxTasksPerSender)))
+                return
+            }
+            print(CampaignListing.dryRun(plan, spec: spec))
+        }
+    }
+
+    struct TestSend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "test-send", abstract: "Send the campaign's message to chosen test contacts only (not recorded in the campaign's ledger).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+        @Option(name: .customLong("to"), parsing: .upToNextOption, help: "external_userids to send to.") var to: [String]
+
+        func validate() throws {
+            guard !to.isEmpty else { throw ValidationError("name at least one contact with --to") }
+        }
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            let previews = try await context.refusing { try await context.desk.preview(name, contacts: to, sample: 0) }
+            let client = try context.client()
+            var failed = false
+            for preview in previews {
+                guard let sender = preview.sender, let text = preview.text else {
+                    printError("\(preview.externalUserID): \(preview.excluded ?? "no message")")
+                    failed = true
+                    continue
+                }
+                do {
+                    let response = try await client.addMessageTemplate(
+                        AddMessageTemplateRequest(external_userid: [preview.externalUserID], sender: sender, text: MessageText(content: text)))
+                    let rejected = response.fail_list ?? []
+                    print("\(preview.externalUserID): task \(response.msgid ?? "-") for \(sender) to confirm\(rejected.isEmpty ? "" : " (the platform rejected it)")")
+                    if !rejected.isEmpty { failed = true }
+                } catch {
+                    printError("\(preview.externalUserID): \(error)")
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Plan the campaign and write its ledger; a running `cohort serve` dispatches it at its start time.",
+            discussion: "With --wait, dispatches in the foreground and returns when every task is created.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+        @Flag(help: "Dispatch now, in the foreground, until every task is created.") var wait = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            try await ConfigRecorder.record(context, directory: options.configDirectory)
+            let plan = try await context.refusing { try await context.desk.start(name) }
+            print("campaign \(name): \(plan.recipients.count) recipients in \(plan.tasks.count) tasks, \(plan.exclusions.count { $0.reason != .duplicateOwner }) excluded")
+            guard wait else {
+                print("dispatch starts at \(CampaignListing.time(plan.dispatchAt)); `cohort serve` picks it up (or run with --wait)")
+                return
+            }
+            try await Dispatch.foreground(context, name: name)
+        }
+    }
+
+    struct Dispatch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Dispatch a started campaign in the foreground until every task is created (resumes after a crash).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            try await Self.foreground(context, name: name)
+        }
+
+        static func foreground(_ context: CampaignContext, name: String) async throws {
+            guard var record = try await context.ledger.campaign(named: name) else {
+                printError("campaign \(name) has not been started")
+                throw ExitCode(1)
+            }
+            if record.state == .scheduled, record.dispatchAt > Int64(Date().timeIntervalSince1970) {
+                print("waiting for the start time \(CampaignListing.time(record.dispatchAt))")
+                try await Task.sleep(for: .seconds(Double(record.dispatchAt) - Date().timeIntervalSince1970))
+            }
+            let dispatcher = try context.dispatcher()
+            let progress = ProgressBar(enabled: true)
+            let total = try await context.ledger.undispatchedCount(campaign: name)
+            var report = DispatchReport()
+            while true {
+                let pass = try await dispatcher.dispatch(campaign: name) { done in
+                    progress.show("\(done) of \(total) tasks", fraction: total == 0 ? nil : Double(done) / Double(total), spin: done, label: "dispatch")
+                }
+                report.tasksCreated += pass.tasksCreated
+                report.recipients += pass.recipients
+                report.rejected += pass.rejected
+                report.failed += pass.failed
+                report.retried += pass.retried
+                report.resolvedAdopted += pass.resolvedAdopted
+                report.resolvedRequeued += pass.resolvedRequeued
+                record = try await context.ledger.campaign(named: name) ?? record
+                if record.state != .dispatching && record.state != .scheduled { break }
+                let left = try await context.ledger.undispatchedCount(campaign: name)
+                if left == 0 { break }
+                // Tasks waiting for a retry or for quiet hours to end.
+                try await Task.sleep(for: .seconds(5))
+            }
+            progress.finish()
+            print("dispatch: \(report.tasksCreated) tasks created for \(report.recipients) recipients, \(report.rejected) rejected by the platform, \(report.failed) tasks failed, \(report.retried) retried; after a crash \(report.resolvedAdopted) adopted, \(report.resolvedRequeued) re-sent")
+            print("campaign \(name): \(record.state.rawValue)\(record.pausedReason.map { " (\($0))" } ?? "")")
+            if record.state == .paused { throw ExitCode(1) }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop creating tasks until resumed.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            try await CampaignCommand.transition(context, name, from: [.scheduled, .dispatching], to: .paused, reason: "paused by an operator")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused campaign.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            try await CampaignCommand.transition(context, name, from: [.paused], to: .dispatching, reason: nil)
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel: no further tasks; tasks staff have not confirmed are withdrawn on the platform.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            guard let record = try await context.ledger.campaign(named: name), record.state != .cancelled, record.state != .completed else {
+                printError("campaign \(name) is not running")
+                throw ExitCode(1)
+            }
+            let open = try await context.ledger.cancel(name, at: Int64(Date().timeIntervalSince1970))
+            var withdrawn = 0
+            if !open.isEmpty {
+                let client = try context.client()
+                for task in open {
+                    guard let msgid = task.msgid else { continue }
+                    do {
+                        try await client.cancelGroupMessage(msgid)
+                        withdrawn += 1
+                    } catch {
+                        printError("task \(msgid): \(error)")
+                    }
+                }
+            }
+            print("campaign \(name): cancelled; \(withdrawn) unconfirmed tasks withdrawn")
+        }
+    }
+
+    static func transition(_ context: CampaignContext, _ name: String, from: [CampaignState], to: CampaignState, reason: String?) async throws {
+        guard let record = try await context.ledger.campaign(named: name) else {
+            printError("campaign \(name) has not been started")
+            throw ExitCode(1)
+        }
+        guard from.contains(record.state) else {
+            printError("campaign \(name) is \(record.state.rawValue); this works on \(from.map(\.rawValue).joined(separator: " or ")) campaigns")
+            throw ExitCode(1)
+        }
+        try await context.ledger.setState(name, to, reason: reason, at: Int64(Date().timeIntervalSince1970))
+        print("campaign \(name): \(to.rawValue)")
+    }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Planned, excluded by reason, tasks, confirmations, deliveries and failures.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The campaign.") var name: String
+        @Flag(help: "Poll the platform for results first.") var refresh = false
+        @Flag(help: "JSON instead of text.") var json = false
+
+        func run() async throws {
+            let context = try options.campaignContext()
+            if refresh {
+                let poller = CampaignResultPoller(client: try context.client(), ledger: context.ledger, settings: context.desk.rules.config.dispatch)
+                _ = try await poller.poll()
+            }
+            guard let report = try await context.ledger.report(name) else {
+                printError("campaign \(name) has not been started")
+                throw ExitCode(1)
+            }
+            print(json ? try prettyJSON(report) : CampaignListing.report(report))
+        }
+    }
+}
+
+struct DryRunJSON: Encodable {
+    var campaign: String
+    var dispatch_at: String
+    var recipients: [PlannedRecipient]
+    var exclusions: [PlannedExclusion]
+    var tasks_per_sender: [String: Int]
+    var task_cap: Int
+    var over_task_cap: [String: Int]
+    var tasks: Int
+    var excluded_by_reason: [String: Int]
+    var bumped: [BumpedSend]
+
+    init(_ plan: CampaignPlan, cap: Int) {
+        campaign = plan.campaign
+        dispatch_at = CampaignListing.time(plan.dispatchAt)
+        recipients = plan.recipients
+        exclusions = plan.exclusions
+        tasks_per_sender = plan.tasksPerSender
+        task_cap = cap
+        over_task_cap = plan.overTaskCap
+        tasks = plan.tasks.count
+        excluded_by_reason = Dictionary(uniqueKeysWithValues: plan.exclusionCounts.map { ($0.key.rawValue, $0.value) })
+        bumped = plan.bumped
+    }
+}
+
+enum CampaignListing {
+    static func time(_ seconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(seconds)))
+    }
+
+    static func dryRun(_ plan: CampaignPlan, spec: CampaignSpec) -> String {
+        var lines = ["campaign \(plan.campaign): dry run, nothing is sent", "dispatch at \(time(plan.dispatchAt))"]
+        let excluded = plan.exclusions.filter { $0.reason != .duplicateOwner }
+        lines.append("\(plan.recipients.count) recipients, \(plan.tasks.count) tasks, \(excluded.count) excluded")
+        lines.append("")
+        let perSender = plan.tasksPerSender.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+        let recipientsPerSender = plan.recipients.reduce(into: [String: Int]()) { $0[$1.sender, default: 0] += 1 }
+        lines.append(TextTable.render(
+            header: ["SENDER", "TASKS", "RECIPIENTS", ""],
+            rows: perSender.map { [$0.key, String($0.value), String(recipientsPerSender[$0.key] ?? 0), $0.value > spec.maxTasksPerSender ? "over the cap of \(spec.maxTasksPerSender)" : ""] }))
+        if !plan.overTaskCap.isEmpty {
+            lines.append("")
+            lines.append("start would be refused: \(plan.overTaskCap.count) senders over max_tasks_per_sender (\(spec.maxTasksPerSender))")
+        }
+        lines.append("")
+        lines.append("exclusions:")
+        let counts = plan.exclusionCounts
+        for reason in ExclusionReason.allCases where counts[reason] != nil {
+            let examples = plan.exclusions.filter { $0.reason == reason }.prefix(3).map { "\($0.externalUserID)\($0.staff.map { "/\($0)" } ?? ""): \($0.detail)" }
+            lines.append("  \(reason.rawValue): \(counts[reason]!)   e.g. \(examples.joined(separator: "; "))")
+        }
+        if counts.isEmpty { lines.append("  none") }
+        if !plan.bumped.isEmpty { lines.append("gives way: \(plan.bumped.count) planned messages of lower-priority campaigns would be dropped") }
+        if let first = plan.recipients.first {
+            lines.append("")
+            lines.append("first message (\(first.externalUserID) from \(first.sender)):")
+            lines.append(first.text)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func report(_ report: CampaignReport) -> String {
+        var lines = ["campaign \(report.campaign): \(report.state.rawValue)\(report.pausedReason.map { " (\($0))" } ?? "")"]
+        lines.append("planned      \(report.planned)")
+        let excluded = report.excluded.values.reduce(0, +)
+        lines.append("excluded     \(excluded)" + (report.excluded.isEmpty ? "" : "  (" + report.excluded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
+        lines.append("tasks        \(report.tasks) (created \(report.tasksCreated), confirmed by staff \(report.tasksConfirmed), failed \(report.tasksFailed))")
+        lines.append("waiting      \(report.awaitingDispatch) to dispatch, \(report.awaitingConfirmation) for staff to confirm")
+        lines.append("delivered    \(report.delivered)")
+        let failed = report.failed.values.reduce(0, +)
+        lines.append("failed       \(failed)" + (report.failed.isEmpty ? "" : "  (" + report.failed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"))
+        if report.duplicateOwners > 0 { lines.append("shared contacts: \(report.duplicateOwners) other staff members did not send (duplicate_owner)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+// MARK: - Opt-out
+
+struct OptOutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "optout", abstract: "The do-not-contact list: nobody on it is ever sent a campaign.",
+        subcommands: [Add.self, Remove.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put a contact on the list (planned messages to it are withdrawn).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The contact's external_userid.") var externalUserID: String
+        @Option(help: "Why.") var reason = "asked not to be contacted"
+
+        func run() async throws {
+            let settings = try options.loadSettings()
+            let ledger = SQLiteCampaignRepository(database: try options.openDatabase(settings), corpID: settings.platform.corpID)
+            try await ledger.setOptOut(externalUserID, reason: reason, source: "cli", at: Int64(Date().timeIntervalSince1970))
+            print("\(externalUserID): opted out (\(reason))")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a contact off the list.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The contact's external_userid.") var externalUserID: String
+
+        func run() async throws {
+            let settings = try options.loadSettings()
+            let ledger = SQLiteCampaignRepository(database: try options.openDatabase(settings), corpID: settings.platform.corpID)
+            guard try await ledger.removeOptOut(externalUserID) else {
+                printError("\(externalUserID) is not on the list")
+                throw ExitCode(1)
+            }
+            print("\(externalUserID): removed from the do-not-contact list")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Everyone on the list, with the reason.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let settings = try options.loadSettings()
+            let ledger = SQLiteCampaignRepository(database: try options.openDatabase(settings), corpID: settings.platform.corpID)
+            let list = try await ledger.optOuts().sorted { $0.key < $1.key }
+            if json {
+                print(try prettyJSON(Dictionary(uniqueKeysWithValues: list.map { ($0.key, $0.value) })))
+            } else {
+                print(TextTable.render(header: ["EXTERNAL USERID", "REASON"], rows: list.map { [$0.key, $0.value] }) + "\n\(list.count) on the list")
+            }
+        }
+    }
+}
+
+/// Records the config set a campaign starts under, so `segments plan` can compare against it.
+enum ConfigRecorder {
+    static func record(_ context: CampaignContext, directory: String) async throws {
+        var files: [String: String] = [:]
+        for name in ConfigLoader.knownFiles {
+            if let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) { files[name] = text }
+        }
+        let version = GradingRules.version(of: files.sorted { $0.key < $1.key }.map(\.value))
+        _ = try await SQLiteConfigHistory(database: context.database, corpID: context.settings.platform.corpID)
+            .record(version: version, files: files, at: Int64(Date().timeIntervalSince1970))
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+
+/// A config set as it was applied.
+public struct AppliedConfig: Sendable, Hashable {
+    public var id: Int64
+    public var version: String
+    public var appliedAt: Int64
+    /// File name → content.
+    public var files: [String: String]
+}
+
+/// Every config set Cohort acted under, newest last: what `segments plan` compares against.
+public struct SQLiteConfigHistory: Sendable {
+    private let writer: any DatabaseWriter
+    public let corpID: String
+
+    public init(database: CohortDatabase, corpID: String) {
+        self.writer = database.writer
+        self.corpID = corpID
+    }
+
+    /// Records the set unless it is the latest already; returns whether it was new.
+    public func record(version: String, files: [String: String], at: Int64) async throws -> Bool {
+        let corpID = self.corpID
+        let encoded = String(decoding: try JSONEncoder().encode(files), as: UTF8.self)
+        return try await writer.write { db in
+            let latest = try String.fetchOne(
+                db, sql: "SELECT version FROM config_versions WHERE corp_id = ? ORDER BY id DESC LIMIT 1", arguments: [corpID])
+            guard latest != version else { return false }
+            try db.execute(
+                sql: "INSERT INTO config_versions (corp_id, version, applied_at, files) VALUES (?, ?, ?, ?)",
+                arguments: [corpID, version, at, encoded])
+            return true
+        }
+    }
+
+    public func latest() async throws -> AppliedConfig? {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? ORDER BY id DESC LIMIT 1",
+                arguments: [corpID])
+            else { return nil }
+            let files = (try? JSONDecoder().decode([String: String].self, from: Data((row[3] as String).utf8))) ?? [:]
+            return AppliedConfig(id: row[0], version: row[1], appliedAt: row[2], files: files)
+        }
+    }
+}
