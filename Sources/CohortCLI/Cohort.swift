@@ -66,7 +66,8 @@ struct Serve: AsyncParsableCommand {
             // Check every required value before the database file is created.
             try CohortApplication.validateForServe(settings)
             let rules = try options.loadRules()
-            let dependencies = try AppDependencies.live(settings: settings, rules: rules, logger: logger)
+            let campaigns = try options.loadCampaignRules(rules)
+            let dependencies = try AppDependencies.live(settings: settings, rules: rules, campaigns: campaigns, logger: logger)
             let app = try CohortApplication.build(dependencies, logger: logger)
             logger.info(
                 "cohort serving",

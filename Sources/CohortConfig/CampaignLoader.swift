@@ -9,6 +9,8 @@ public struct CampaignRules: Sendable {
     public let config: CampaignsConfig
     /// Per welcome choice, in order: its rule over the new relation (nil matches all).
     public let welcomeRules: [CompiledRule?]
+    /// The metrics welcome rules read (the grading metrics plus their own).
+    public let welcomeMetrics: RuleMetricRegistry
     /// Compiled templates by file name (relative to the templates directory).
     public let templates: [String: PlainTextTemplate]
     /// A hash of segments.yaml, campaigns.yaml and every template.
@@ -19,6 +21,18 @@ public struct CampaignRules: Sendable {
     /// The renderer of one campaign's variants.
     public func renderer(for campaign: CampaignSpec) -> CampaignMessageRenderer {
         CampaignMessageRenderer(templates: campaign.variants.map { templates[$0.template.name]! })
+    }
+
+    /// The metric plan welcome rules are evaluated with.
+    public func welcomePlan(asOf: Int64, grading: GradingRules) -> MetricPlan {
+        MetricPlan(
+            requests: welcomeMetrics.requests, rfmWindowDays: grading.grading.rfmWindowDays, asOf: asOf,
+            calendar: BusinessCalendar(timeZone: grading.grading.timeZone))
+    }
+
+    /// Renders welcome choices: variant i is `config.welcome[i]`.
+    public var welcomeRenderer: CampaignMessageRenderer {
+        CampaignMessageRenderer(templates: config.welcome.map { templates[$0.template.name]! })
     }
 
     /// The template variant index for a contact, from its segment memberships.
@@ -142,7 +156,7 @@ public struct CampaignLoader: Sendable {
         }
         guard issues.isEmpty, let segmentSet else { throw ConfigError(issues: issues) }
         return CampaignRules(
-            segments: segmentSet, config: campaigns, welcomeRules: welcomeRules, templates: templates,
+            segments: segmentSet, config: campaigns, welcomeRules: welcomeRules, welcomeMetrics: metrics, templates: templates,
             version: GradingRules.version(of: contents), segmentsText: segmentsText)
     }
 

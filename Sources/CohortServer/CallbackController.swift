@@ -16,6 +16,8 @@ struct CallbackController: Sendable {
     let doorbell: Doorbell
     let maxBodyBytes: Int
     let now: @Sendable () -> Date
+    /// Takes add events with a WelcomeCode the moment they are durable.
+    var welcome: WelcomeLane?
 
     static let path = "/wecom/callback"
 
@@ -63,6 +65,9 @@ struct CallbackController: Sendable {
         switch outcome {
         case .stored(let id):
             doorbell.ring()
+            if let welcome, case .externalContact(let change) = event {
+                welcome.submit(change, receivedAt: Int64(entry.receivedAt.timeIntervalSince1970))
+            }
             context.logger.debug(
                 "callback stored",
                 metadata: ["inbox.id": "\(id)", "inbox.event": "\(entry.event ?? "")", "inbox.change_type": "\(entry.changeType ?? "")"])

@@ -93,12 +93,17 @@ public struct CampaignDesk: Sendable {
         return indices.compactMap { index -> CampaignCandidate? in
             let contact = population.contacts[index]
             guard var candidate = details[contact.externalUserID] else { return nil }
-            candidate.grade = contact.previous ?? ContactGrade(externalUserID: contact.externalUserID)
-            for (position, name) in attributeNames.enumerated() where position < contact.attributes.count {
-                if contact.attributes[position] != .null { candidate.attributes[name] = contact.attributes[position] }
-            }
+            Self.enrich(&candidate, from: contact, attributeNames: attributeNames)
             candidate.variant = rules.variant(of: spec, contact: index, membership: snapshot.membership)
             return candidate
+        }
+    }
+
+    /// Stored grades and declared attributes, as messages show them.
+    static func enrich(_ candidate: inout CampaignCandidate, from contact: GradingContact, attributeNames: [String]) {
+        candidate.grade = contact.previous ?? ContactGrade(externalUserID: contact.externalUserID)
+        for (position, name) in attributeNames.enumerated() where position < contact.attributes.count {
+            if contact.attributes[position] != .null { candidate.attributes[name] = contact.attributes[position] }
         }
     }
 

@@ -36,6 +36,14 @@ public struct AppDependencies: Sendable {
     public var interactions: (any InteractionRepository)?
     /// Drains queued tag writes to the platform.
     public var tagWriter: TagWriter?
+    /// Creates campaign tasks (nil without campaign rules or a platform client).
+    public var campaignDispatcher: CampaignDispatcher?
+    /// Brings campaign results in.
+    public var resultPoller: CampaignResultPoller?
+    /// How often the result poller asks the platform.
+    public var resultPollInterval: Duration = .seconds(60)
+    /// Sends welcome messages ahead of the inbox.
+    public var welcomeLane: WelcomeLane?
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -51,7 +59,10 @@ public struct AppDependencies: Sendable {
 
     /// Opens the SQLite store named by the settings; events are applied to the contact
     /// directory through the platform API (or wait, failing, until WECOM_SECRET is set).
-    public static func live(settings: CohortSettings, rules: GradingRules?, logger: Logger) throws -> AppDependencies {
+    public static func live(
+        settings: CohortSettings, rules: GradingRules?, campaigns: CampaignRules? = nil, logger: Logger,
+        transport: (any PlatformTransport)? = nil
+    ) throws -> AppDependencies {
         let database = try CohortDatabase.open(settings.database)
         let interactions = SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID)
         let grader = rules.map {
@@ -59,8 +70,11 @@ public struct AppDependencies: Sendable {
         }
         var handler: any InboxEventHandler
         var tagWriter: TagWriter?
+        var dispatcher: CampaignDispatcher?
+        var poller: CampaignResultPoller?
+        var lane: WelcomeLane?
         do {
-            let client = try Platform.client(settings)
+            let client = try Platform.client(settings, transport: transport)
             handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
             if let grader {
                 handler = RegradingHandler(inner: handler, grader: grader, interactions: interactions, logger: logger)
@@ -68,6 +82,16 @@ public struct AppDependencies: Sendable {
                     client: client, directory: Platform.directory(database, settings),
                     ops: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
                     staffGroups: grader.rules.staffGroups, logger: logger)
+            }
+            if let campaigns, let grading = rules {
+                let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
+                dispatcher = CampaignDispatcher(client: client, ledger: ledger, config: campaigns.config, logger: logger)
+                poller = CampaignResultPoller(client: client, ledger: ledger, settings: campaigns.config.dispatch, logger: logger)
+                let sender = WelcomeSender(
+                    client: client, directory: Platform.directory(database, settings), grading: grading, rules: campaigns,
+                    gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID), campaigns: ledger,
+                    welcomes: ledger, logger: logger)
+                lane = WelcomeLane(sender: sender, welcomes: ledger, logger: logger, parse: { try CallbackXML.parseMessage($0) })
             }
         } catch {
             logger.warning("callbacks are stored but not applied: \(error) (then `cohort inbox replay`)")
@@ -77,6 +101,9 @@ public struct AppDependencies: Sendable {
         dependencies.grader = grader
         dependencies.interactions = interactions
         dependencies.tagWriter = tagWriter
+        dependencies.campaignDispatcher = dispatcher
+        dependencies.resultPoller = poller
+        dependencies.welcomeLane = lane
         return dependencies
     }
 
@@ -167,7 +194,7 @@ public enum CohortApplication {
         router.add(middleware: MethodNotAllowedMiddleware(allowed: [CallbackController.path: [.get, .post]]))
         CallbackController(
             receiver: CallbackReceiver(crypto: crypto), sink: dependencies.sink, doorbell: doorbell,
-            maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now
+            maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now, welcome: dependencies.welcomeLane
         ).register(on: router)
         HealthController(database: dependencies.database).register(on: router)
         if let interactions = dependencies.interactions {
@@ -193,6 +220,13 @@ public enum CohortApplication {
         }
         if let grader = dependencies.grader, dependencies.runsInboxProcessor {
             services.append(GradingScheduleService(grader: grader, logger: logger))
+        }
+        if let lane = dependencies.welcomeLane { services.append(lane) }
+        if let dispatcher = dependencies.campaignDispatcher {
+            services.append(CampaignDispatchService(dispatcher: dispatcher, logger: logger))
+        }
+        if let poller = dependencies.resultPoller {
+            services.append(CampaignResultPollService(poller: poller, interval: dependencies.resultPollInterval, logger: logger))
         }
         return Application(
             router: router,

@@ -4,7 +4,7 @@ import GRDB
 
 /// The campaign ledger of one corp on SQLite.
 public struct SQLiteCampaignRepository: CampaignRepository {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     public let corpID: String
 
     public init(database: CohortDatabase, corpID: String) {
@@ -277,11 +277,13 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         }
     }
 
-    public func markCalling(_ task: Int64, at: Int64) async throws -> [String] {
+    public func markCalling(_ task: Int64, at: Int64) async throws -> [String]? {
         try await writer.write { db in
+            // A claim: only a pending task moves, so two dispatchers never call the same task.
             try db.execute(
-                sql: "UPDATE campaign_tasks SET state = 'calling', call_started_at = ?, attempts = attempts + 1 WHERE id = ?",
+                sql: "UPDATE campaign_tasks SET state = 'calling', call_started_at = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
                 arguments: [at, task])
+            guard db.changesCount > 0 else { return nil }
             try db.execute(
                 sql: "UPDATE campaign_recipients SET state = 'queued', updated_at = ? WHERE task_id = ? AND state = 'planned'",
                 arguments: [at, task])

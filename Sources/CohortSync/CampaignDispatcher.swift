@@ -146,7 +146,10 @@ public struct CampaignDispatcher: Sendable {
             report.retried += 1
             return "attachment: \(error)"
         }
-        let recipients = try await ledger.markCalling(task.id, at: seconds)
+        guard let recipients = try await ledger.markCalling(task.id, at: seconds) else {
+            // Claimed by another dispatcher between reading and claiming.
+            return nil
+        }
         guard !recipients.isEmpty else {
             // Everyone was withdrawn (opt-out, a higher-priority campaign) since planning.
             try await ledger.markFailed(task.id, error: "no recipients left", at: seconds)

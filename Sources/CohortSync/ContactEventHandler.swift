@@ -63,7 +63,7 @@ public struct ContactEventHandler: InboxEventHandler {
     }
 
     /// Reads one customer with every follower and stores what the platform says now.
-    func refresh(_ externalUserID: String) async throws {
+    public func refresh(_ externalUserID: String) async throws {
         let detail: ExternalContactDetailResponse
         do {
             detail = try await client.externalContact(externalUserID)

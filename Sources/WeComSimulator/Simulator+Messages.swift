@@ -26,6 +26,14 @@ public struct SimTask: Sendable, Hashable {
     public var cancelled: Bool
 }
 
+/// A welcome message the platform took.
+public struct SimWelcomeMessage: Codable, Sendable, Hashable {
+    public var userid: String
+    public var external_userid: String
+    public var text: String
+    public var attachments: Int
+}
+
 struct WelcomeCode: Sendable, Hashable {
     var userid: String
     var externalUserID: String
@@ -308,6 +316,7 @@ extension WeComSimulator {
         guard !text.isEmpty || !attachments.isEmpty else { throw Self.fail(40058, "invalid parameter: text and attachments are both empty") }
         guard attachments.count <= 9 else { throw Self.fail(40058, "invalid parameter: at most 9 attachments") }
         welcomeCodes[code]?.used = true
+        welcomes.append(SimWelcomeMessage(userid: welcome.userid, external_userid: welcome.externalUserID, text: text, attachments: attachments.count))
         return Self.answer(Empty())
     }
 }

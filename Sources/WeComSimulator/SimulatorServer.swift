@@ -80,6 +80,7 @@ public struct Inspection: Codable, Sendable {
     public var tag_writes: [SimulatorTagWrite]
     public var tasks: [Task]
     public var callbacks: [SimulatorCallbackDelivery]
+    public var welcomes: [SimWelcomeMessage]
 
     public init(_ simulator: WeComSimulator) async {
         call_counts = await simulator.callCounts()
@@ -91,5 +92,6 @@ public struct Inspection: Codable, Sendable {
                 senders: Dictionary(uniqueKeysWithValues: task.parts.map { ($0.userid, $0.recipients) }))
         }
         callbacks = await simulator.callbacks
+        welcomes = await simulator.welcomes
     }
 }

@@ -99,6 +99,8 @@ public actor WeComSimulator {
     /// external_userid → unix times of mass messages received.
     var receipts: [String: [Int64]] = [:]
     var welcomeCodes: [String: WelcomeCode] = [:]
+    /// Welcome messages taken, in order.
+    public internal(set) var welcomes: [SimWelcomeMessage] = []
     var media: [String: Int64] = [:]
     public internal(set) var callbacks: [SimulatorCallbackDelivery] = []
     var callbackSender: CallbackSender?

@@ -226,8 +226,9 @@ public protocol CampaignRepository: Sendable {
     func uncertainTasks(campaign: String?) async throws -> [CampaignTaskRecord]
     func tasks(campaign: String) async throws -> [CampaignTaskRecord]
     /// Marks a call as started and its recipients queued, before the call; returns the
-    /// recipients the call must name (a recipient withdrawn since the task was read is not among them).
-    func markCalling(_ task: Int64, at: Int64) async throws -> [String]
+    /// recipients the call must name (a recipient withdrawn since the task was read is not among them);
+    /// nil when the task is no longer pending (another dispatcher claimed it).
+    func markCalling(_ task: Int64, at: Int64) async throws -> [String]?
     /// Records the created task: recipients become task_created, `rejected` ones failed.
     func markCreated(_ task: Int64, msgid: String, rejected: [String], at: Int64) async throws
     /// The call did not happen or failed transiently: back to pending.

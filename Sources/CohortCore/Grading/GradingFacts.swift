@@ -151,3 +151,20 @@ struct RelationFacts: RuleFacts {
         return false
     }
 }
+
+extension GradedPopulation {
+    /// The index of the first rule that holds for the relation (`userID`, `contact`), a nil
+    /// rule holding for every relation; nil when none holds or the relation is not in the
+    /// population. Rules must be compiled against the relation schema and this population's
+    /// metric plan.
+    public func firstMatch(_ rules: [CompiledRule?], contact externalUserID: String, userID: String) -> Int? {
+        guard let contact = state.population.contacts.firstIndex(where: { $0.externalUserID == externalUserID }) else { return nil }
+        guard
+            let relation = (state.relationStart[contact]..<state.relationStart[contact + 1]).first(where: {
+                state.population.relations[$0].userID == userID
+            })
+        else { return nil }
+        let facts = RelationFacts(state: state, relation: relation)
+        return rules.firstIndex { $0?.evaluate(facts) ?? true }
+    }
+}

@@ -38,6 +38,24 @@ public final class WeComClient: Sendable {
         self.tokens = AccessTokenCache(now: now, fetch: fetchToken)
     }
 
+    private init(sharing other: WeComClient, rules: PlatformRetryRules) {
+        self.apiBase = other.apiBase
+        self.corpID = other.corpID
+        self.secret = other.secret
+        self.transport = other.transport
+        self.rules = rules
+        self.limiter = other.limiter
+        self.sleep = other.sleep
+        self.random = other.random
+        self.tokens = other.tokens
+    }
+
+    /// This client (token cache, rate limiter, transport) under other retry rules: for calls
+    /// on a deadline, such as welcome messages, that retry on their own clock.
+    public func with(rules: PlatformRetryRules) -> WeComClient {
+        WeComClient(sharing: self, rules: rules)
+    }
+
     /// Requests sent per endpoint path (attempts, so retries count), gettoken not included.
     public var callCounts: [String: Int] { calls.withLock { $0 } }
 
