@@ -13,7 +13,7 @@ struct Cohort: AsyncParsableCommand {
         commandName: "cohort",
         abstract: "Cohort: contact grouping for WeCom customer contacts.",
         subcommands: [
-            Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
+            DemoCommand.self, Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
             GradesCommand.self, TagsCommand.self, RulesCommand.self, SegmentsCommand.self, CampaignCommand.self, OptOutCommand.self,
             ConfigCommand.self, InboxCommand.self,
         ])

@@ -42,6 +42,8 @@ public struct AppDependencies: Sendable {
     public var resultPoller: CampaignResultPoller?
     /// How often the result poller asks the platform.
     public var resultPollInterval: Duration = .seconds(60)
+    /// How long the dispatcher rests after a pass with nothing to do.
+    public var dispatchInterval: Duration = .seconds(5)
     /// Sends welcome messages ahead of the inbox.
     public var welcomeLane: WelcomeLane?
 
@@ -223,7 +225,7 @@ public enum CohortApplication {
         }
         if let lane = dependencies.welcomeLane { services.append(lane) }
         if let dispatcher = dependencies.campaignDispatcher {
-            services.append(CampaignDispatchService(dispatcher: dispatcher, logger: logger))
+            services.append(CampaignDispatchService(dispatcher: dispatcher, interval: dependencies.dispatchInterval, logger: logger))
         }
         if let poller = dependencies.resultPoller {
             services.append(CampaignResultPollService(poller: poller, interval: dependencies.resultPollInterval, logger: logger))

@@ -1,10 +1,20 @@
 import CohortConfig
 import Foundation
 import Logging
+import Synchronization
 
 /// Installs the process-wide log handler: text lines or one JSON object per line, on stderr.
 public enum CohortLogging {
+    private static let installed = Mutex(false)
+
+    /// The first call installs the handler; later calls (commands run inside `cohort demo`)
+    /// keep it, since swift-log allows one bootstrap per process.
     public static func bootstrap(_ settings: LoggingSettings) {
+        let first = installed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         let level = Logger.Level(rawValue: settings.level.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler
