@@ -83,10 +83,7 @@ struct SegmentsCommand: AsyncParsableCommand {
         func run() async throws {
             let context = try options.campaignContext()
             let snapshot = try await context.desk.snapshot()
-            let rows = snapshot.segments.segments.enumerated().map { index, segment in
-                SegmentRow(name: segment.name, size: snapshot.membership.size(of: index), description: segment.spec.description ?? "",
-                           rule: segment.rule.source.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            let rows = context.desk.segmentRows(snapshot)
             if json {
                 print(try prettyJSON(rows))
             } else {
@@ -105,28 +102,20 @@ struct SegmentsCommand: AsyncParsableCommand {
         func run() async throws {
             let context = try options.campaignContext()
             let snapshot = try await context.desk.snapshot()
-            guard let index = snapshot.segments.index(of: name) else {
+            guard let detail = context.desk.segmentDetail(name, sample: sample, snapshot: snapshot) else {
                 printError("no segment \"\(name)\" (segments: \(snapshot.segments.segments.map(\.name).joined(separator: ", ")))")
                 throw ExitCode(1)
             }
-            let members = snapshot.membership.members(of: index)
-            let shown = members.prefix(max(0, sample)).map { contact -> SegmentMember in
-                let why = snapshot.segments.explain(index, contact: contact, population: snapshot.population, plan: snapshot.plan, membership: snapshot.membership)
-                return SegmentMember(external_userid: snapshot.population.contacts[contact].externalUserID, facts: why.explanation.facts)
-            }
-            let segment = snapshot.segments.segments[index]
             if json {
-                print(try prettyJSON(SegmentDetail(
-                    name: name, description: segment.spec.description, rule: segment.rule.source, excludes: segment.spec.exclude.map(\.name),
-                    size: members.count, sample: shown)))
+                print(try prettyJSON(detail))
                 return
             }
-            print("\(name): \(members.count) of \(snapshot.population.contacts.count) contacts")
-            if let description = segment.spec.description { print(description) }
-            print("rule: \(segment.rule.source.trimmingCharacters(in: .whitespacesAndNewlines))")
-            if !segment.spec.exclude.isEmpty { print("excludes: \(segment.spec.exclude.map(\.name).joined(separator: ", "))") }
-            for member in shown { print("- \(member.external_userid): \(member.facts.joined(separator: "; "))") }
-            if members.count > shown.count { print("… and \(members.count - shown.count) more") }
+            print("\(name): \(detail.size) of \(snapshot.population.contacts.count) contacts")
+            if let description = detail.description { print(description) }
+            print("rule: \(detail.rule)")
+            if !detail.excludes.isEmpty { print("excludes: \(detail.excludes.joined(separator: ", "))") }
+            for member in detail.sample { print("- \(member.external_userid): \(member.facts.joined(separator: "; "))") }
+            if detail.size > detail.sample.count { print("… and \(detail.size - detail.sample.count) more") }
         }
     }
 
@@ -177,27 +166,6 @@ struct SegmentsCommand: AsyncParsableCommand {
                 rows: rows.map { [$0.name, $0.status, String($0.before), String($0.after), "+\($0.entering)", "-\($0.leaving)", $0.entering_sample.prefix(3).joined(separator: ",")] }))
         }
     }
-}
-
-struct SegmentRow: Encodable {
-    var name: String
-    var size: Int
-    var description: String
-    var rule: String
-}
-
-struct SegmentMember: Encodable {
-    var external_userid: String
-    var facts: [String]
-}
-
-struct SegmentDetail: Encodable {
-    var name: String
-    var description: String?
-    var rule: String
-    var excludes: [String]
-    var size: Int
-    var sample: [SegmentMember]
 }
 
 struct SegmentChange: Encodable {
@@ -291,7 +259,7 @@ struct CampaignCommand: AsyncParsableCommand {
             let plan = try await context.refusing { try await context.desk.plan(name) }
             let spec = try context.desk.campaign(name)
             if json {
-                print(try prettyJSON(DryRunJSON(plan, cap: spec.maxTasksPerSender)))
+                print(try prettyJSON(DryRunDocument(plan, cap: spec.maxTasksPerSender)))
                 return
             }
             print(CampaignListing.dryRun(plan, spec: spec))
@@ -412,7 +380,8 @@ struct CampaignCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try options.campaignContext()
-            try await CampaignCommand.transition(context, name, from: [.scheduled, .dispatching], to: .paused, reason: "paused by an operator")
+            try await context.refusing { try await context.desk.pause(name) }
+            print("campaign \(name): paused")
         }
     }
 
@@ -423,7 +392,8 @@ struct CampaignCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try options.campaignContext()
-            try await CampaignCommand.transition(context, name, from: [.paused], to: .dispatching, reason: nil)
+            try await context.refusing { try await context.desk.resume(name) }
+            print("campaign \(name): dispatching")
         }
     }
 
@@ -435,39 +405,12 @@ struct CampaignCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try options.campaignContext()
-            guard let record = try await context.ledger.campaign(named: name), record.state != .cancelled, record.state != .completed else {
-                printError("campaign \(name) is not running")
-                throw ExitCode(1)
-            }
-            let open = try await context.ledger.cancel(name, at: Int64(Date().timeIntervalSince1970))
-            var withdrawn = 0
-            if !open.isEmpty {
-                let client = try context.client()
-                for task in open {
-                    guard let msgid = task.msgid else { continue }
-                    do {
-                        try await client.cancelGroupMessage(msgid)
-                        withdrawn += 1
-                    } catch {
-                        printError("task \(msgid): \(error)")
-                    }
-                }
-            }
+            let client: WeComClient? = try? Platform.client(context.settings)
+            let result = try await context.refusing { try await context.desk.cancel(name, client: client) }
+            for failure in result.failures { printError(failure) }
+            let withdrawn = result.withdrawn
             print("campaign \(name): cancelled; \(withdrawn) unconfirmed tasks withdrawn")
         }
-    }
-
-    static func transition(_ context: CampaignContext, _ name: String, from: [CampaignState], to: CampaignState, reason: String?) async throws {
-        guard let record = try await context.ledger.campaign(named: name) else {
-            printError("campaign \(name) has not been started")
-            throw ExitCode(1)
-        }
-        guard from.contains(record.state) else {
-            printError("campaign \(name) is \(record.state.rawValue); this works on \(from.map(\.rawValue).joined(separator: " or ")) campaigns")
-            throw ExitCode(1)
-        }
-        try await context.ledger.setState(name, to, reason: reason, at: Int64(Date().timeIntervalSince1970))
-        print("campaign \(name): \(to.rawValue)")
     }
 
     struct Report: AsyncParsableCommand {
@@ -492,31 +435,6 @@ struct CampaignCommand: AsyncParsableCommand {
     }
 }
 
-struct DryRunJSON: Encodable {
-    var campaign: String
-    var dispatch_at: String
-    var recipients: [PlannedRecipient]
-    var exclusions: [PlannedExclusion]
-    var tasks_per_sender: [String: Int]
-    var task_cap: Int
-    var over_task_cap: [String: Int]
-    var tasks: Int
-    var excluded_by_reason: [String: Int]
-    var bumped: [BumpedSend]
-
-    init(_ plan: CampaignPlan, cap: Int) {
-        campaign = plan.campaign
-        dispatch_at = CampaignListing.time(plan.dispatchAt)
-        recipients = plan.recipients
-        exclusions = plan.exclusions
-        tasks_per_sender = plan.tasksPerSender
-        task_cap = cap
-        over_task_cap = plan.overTaskCap
-        tasks = plan.tasks.count
-        excluded_by_reason = Dictionary(uniqueKeysWithValues: plan.exclusionCounts.map { ($0.key.rawValue, $0.value) })
-        bumped = plan.bumped
-    }
-}
 
 enum CampaignListing {
     static func time(_ seconds: Int64) -> String {

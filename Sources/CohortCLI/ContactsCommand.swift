@@ -49,57 +49,8 @@ struct ContactsCommand: AsyncParsableCommand {
 
 /// Renders contacts for people and scripts.
 enum ContactListing {
-    struct RelationRow: Encodable {
-        var userid: String
-        var remark: String?
-        var description: String?
-        var createtime: Int64?
-        var add_way: Int?
-        var state: String?
-        var oper_userid: String?
-        var remark_mobiles: [String]
-        var tags: [TagRow]
-        var first_seen_at: String
-        var ended_at: String?
-        var end_reason: String?
-    }
-
-    struct TagRow: Encodable {
-        var id: String
-        var name: String
-    }
-
-    struct ContactRow: Encodable {
-        var external_userid: String
-        var name: String?
-        var type: Int?
-        var gender: Int?
-        var unionid: String?
-        var corp_name: String?
-        var first_seen_at: String
-        var ended_at: String?
-        var relations: [RelationRow]
-    }
-
-    static func row(_ stored: StoredContact) -> ContactRow {
-        let formatter = ISO8601DateFormatter()
-        return ContactRow(
-            external_userid: stored.contact.externalUserID, name: stored.contact.name, type: stored.contact.type,
-            gender: stored.contact.gender, unionid: stored.contact.unionID, corp_name: stored.contact.corpName,
-            first_seen_at: formatter.string(from: stored.firstSeenAt), ended_at: stored.endedAt.map(formatter.string(from:)),
-            relations: stored.relations.map { relation in
-                let value = relation.relation
-                return RelationRow(
-                    userid: value.userID, remark: value.remark, description: value.description, createtime: value.createTime,
-                    add_way: value.addWay, state: value.state, oper_userid: value.operUserID, remark_mobiles: value.remarkMobiles,
-                    tags: value.tagIDs.map { TagRow(id: $0, name: relation.tagNames[$0] ?? $0) },
-                    first_seen_at: formatter.string(from: relation.firstSeenAt), ended_at: relation.endedAt.map(formatter.string(from:)),
-                    end_reason: relation.endReason)
-            })
-    }
-
-    static func json(_ contacts: [StoredContact]) throws -> String { try prettyJSON(contacts.map(row)) }
-    static func json(_ contact: StoredContact) throws -> String { try prettyJSON(row(contact)) }
+    static func json(_ contacts: [StoredContact]) throws -> String { try prettyJSON(contacts.map(ContactDocument.init)) }
+    static func json(_ contact: StoredContact) throws -> String { try prettyJSON(ContactDocument(contact)) }
 
     static func table(_ contacts: [StoredContact]) -> String {
         let rows = contacts.map { stored -> [String] in

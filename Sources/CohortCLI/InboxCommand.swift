@@ -1,6 +1,7 @@
 import ArgumentParser
 import CohortConfig
 import CohortCore
+import CohortServer
 import CohortStore
 import Foundation
 
@@ -81,28 +82,7 @@ func parseTime(_ text: String, now: Date) -> Date? {
 
 /// Renders inbox events for people (a table) and scripts (JSON).
 enum InboxListing {
-    struct Row: Encodable {
-        var id: Int64
-        var received_at: String
-        var event: String?
-        var change_type: String?
-        var user_id: String?
-        var external_user_id: String?
-        var status: String
-        var attempts: Int
-        var duplicates: Int
-        var last_error: String?
-    }
-
-    static func rows(_ events: [InboxEvent]) -> [Row] {
-        let formatter = ISO8601DateFormatter()
-        return events.map { event in
-            Row(
-                id: event.id, received_at: formatter.string(from: event.receivedAt), event: event.eventName ?? event.msgType,
-                change_type: event.changeType, user_id: event.userID, external_user_id: event.externalUserID,
-                status: event.status.rawValue, attempts: event.attempts, duplicates: event.duplicates, last_error: event.lastError)
-        }
-    }
+    static func rows(_ events: [InboxEvent]) -> [InboxEventDocument] { events.map(InboxEventDocument.init) }
 
     static func json(_ events: [InboxEvent]) throws -> String { try prettyJSON(rows(events)) }
 

@@ -179,6 +179,7 @@ public struct ConfigLoader: Sendable {
         settings.secrets.wecomSecret = value("WECOM_SECRET")
         settings.secrets.callbackToken = value("WECOM_TOKEN")
         settings.secrets.adminToken = value("COHORT_ADMIN_TOKEN")
+        settings.secrets.ingestToken = value("COHORT_INGEST_TOKEN")
         if let key = value("WECOM_AES_KEY") {
             // The key's value never appears in a message.
             if Self.isEncodingAESKey(key) { settings.secrets.encodingAESKey = key } else {

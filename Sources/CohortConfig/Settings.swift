@@ -106,12 +106,14 @@ public struct Secrets: Sendable, CustomStringConvertible {
     public var encodingAESKey: String?
     /// `COHORT_ADMIN_TOKEN`: bearer token of the admin API; unset means the API is off.
     public var adminToken: String?
+    /// `COHORT_INGEST_TOKEN`: a bearer token that may only import interactions (for order systems).
+    public var ingestToken: String?
 
     public init() {}
 
     public var description: String {
         func state(_ value: String?) -> String { value == nil ? "unset" : "set" }
         return "Secrets(WECOM_SECRET: \(state(wecomSecret)), WECOM_TOKEN: \(state(callbackToken)), "
-            + "WECOM_AES_KEY: \(state(encodingAESKey)), COHORT_ADMIN_TOKEN: \(state(adminToken)))"
+            + "WECOM_AES_KEY: \(state(encodingAESKey)), COHORT_ADMIN_TOKEN: \(state(adminToken)), COHORT_INGEST_TOKEN: \(state(ingestToken)))"
     }
 }

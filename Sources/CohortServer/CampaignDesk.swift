@@ -3,6 +3,7 @@ import CohortCore
 import CohortTemplates
 import Foundation
 import Logging
+import WeComKit
 
 /// Segment membership over the stored grades, with what produced it.
 public struct SegmentSnapshot: Sendable {
@@ -117,7 +118,8 @@ public struct CampaignDesk: Sendable {
         return try await plan(spec, candidates: candidates)
     }
 
-    func plan(_ spec: CampaignSpec, candidates: [CampaignCandidate]) async throws -> CampaignPlan {
+    /// The plan for these candidates, against the ledger's send history.
+    public func plan(_ spec: CampaignSpec, candidates: [CampaignCandidate]) async throws -> CampaignPlan {
         let ids = candidates.map(\.externalUserID)
         let history = try await ledger.sendHistory(of: ids, excluding: spec.name, since: seconds - 62 * 86_400)
         let input = CampaignPlanInput(
@@ -168,5 +170,61 @@ public struct CampaignDesk: Sendable {
             "campaign": "\(name)", "recipients": "\(plan.recipients.count)", "tasks": "\(plan.tasks.count)", "state": "\(state.rawValue)",
         ])
         return plan
+    }
+}
+
+extension CampaignDesk {
+    /// Pauses a scheduled or dispatching campaign: no further tasks until resumed.
+    public func pause(_ name: String) async throws {
+        try await transition(name, from: [.scheduled, .dispatching], to: .paused, reason: "paused by an operator")
+    }
+
+    /// Resumes a paused campaign.
+    public func resume(_ name: String) async throws {
+        try await transition(name, from: [.paused], to: .dispatching, reason: nil)
+    }
+
+    func transition(_ name: String, from: [CampaignState], to: CampaignState, reason: String?) async throws {
+        guard let record = try await ledger.campaign(named: name) else {
+            throw Refusal(description: "campaign \(name) has not been started")
+        }
+        guard from.contains(record.state) else {
+            throw Refusal(description: "campaign \(name) is \(record.state.rawValue); this works on \(from.map(\.rawValue).joined(separator: " or ")) campaigns")
+        }
+        try await ledger.setState(name, to, reason: reason, at: seconds)
+        logger.info("campaign state", metadata: ["campaign": "\(name)", "state": "\(to.rawValue)"])
+    }
+
+    /// What a cancel did on the platform.
+    public struct Cancellation: Sendable, Codable {
+        /// Created tasks staff had not confirmed, withdrawn with cancel_groupmsg_send.
+        public var withdrawn: Int
+        /// Tasks that could not be withdrawn, with the reason.
+        public var failures: [String]
+    }
+
+    /// Cancels a campaign: pending tasks are dropped and created tasks staff have not
+    /// confirmed are withdrawn on the platform (when a client is given).
+    public func cancel(_ name: String, client: WeComClient?) async throws -> Cancellation {
+        guard let record = try await ledger.campaign(named: name), record.state != .cancelled, record.state != .completed else {
+            throw Refusal(description: "campaign \(name) is not running")
+        }
+        let open = try await ledger.cancel(name, at: seconds)
+        var result = Cancellation(withdrawn: 0, failures: [])
+        for task in open {
+            guard let msgid = task.msgid else { continue }
+            guard let client else {
+                result.failures.append("task \(msgid): no platform client (WECOM_SECRET) to withdraw it")
+                continue
+            }
+            do {
+                try await client.cancelGroupMessage(msgid)
+                result.withdrawn += 1
+            } catch {
+                result.failures.append("task \(msgid): \(error)")
+            }
+        }
+        logger.info("campaign cancelled", metadata: ["campaign": "\(name)", "withdrawn": "\(result.withdrawn)"])
+        return result
     }
 }

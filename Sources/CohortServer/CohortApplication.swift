@@ -46,6 +46,12 @@ public struct AppDependencies: Sendable {
     public var dispatchInterval: Duration = .seconds(5)
     /// Sends welcome messages ahead of the inbox.
     public var welcomeLane: WelcomeLane?
+    /// Segments, campaigns and welcome rules, for the admin API.
+    public var campaignRules: CampaignRules?
+    /// The platform client, when WECOM_SECRET is set.
+    public var platformClient: WeComClient?
+    /// Where the admin API checks the config.
+    public var configDirectory = "Config"
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -75,8 +81,10 @@ public struct AppDependencies: Sendable {
         var dispatcher: CampaignDispatcher?
         var poller: CampaignResultPoller?
         var lane: WelcomeLane?
+        var platformClient: WeComClient?
         do {
             let client = try Platform.client(settings, transport: transport)
+            platformClient = client
             handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
             if let grader {
                 handler = RegradingHandler(inner: handler, grader: grader, interactions: interactions, logger: logger)
@@ -106,6 +114,8 @@ public struct AppDependencies: Sendable {
         dependencies.campaignDispatcher = dispatcher
         dependencies.resultPoller = poller
         dependencies.welcomeLane = lane
+        dependencies.campaignRules = campaigns
+        dependencies.platformClient = platformClient
         return dependencies
     }
 
@@ -199,14 +209,29 @@ public enum CohortApplication {
             maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now, welcome: dependencies.welcomeLane
         ).register(on: router)
         HealthController(database: dependencies.database).register(on: router)
+        var interactionsController: InteractionsController?
         if let interactions = dependencies.interactions {
             let grading = dependencies.grader?.rules.grading ?? GradingConfig()
-            InteractionsController(
-                adminToken: settings.secrets.adminToken, repository: interactions,
+            interactionsController = InteractionsController(
+                repository: interactions,
                 parser: InteractionRowParser(knownKinds: Set(grading.kinds), timeZone: grading.timeZone, defaultSource: "api"),
-                grader: dependencies.grader, maxBodyBytes: max(settings.server.maxBodyBytes, 1 << 20), logger: logger
-            ).register(on: router)
+                grader: dependencies.grader, maxBodyBytes: max(settings.server.maxBodyBytes, 1 << 20), logger: logger)
         }
+        var admin: AdminServices?
+        if let database = dependencies.database {
+            let grading = dependencies.grader?.rules
+            var desk: CampaignDesk?
+            if let grading, let rules = dependencies.campaignRules {
+                desk = CampaignDesk(
+                    grading: grading, rules: rules, gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
+                    ledger: SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID), logger: logger)
+            }
+            admin = AdminServices(
+                settings: settings, database: database, inbox: dependencies.inbox, grading: grading, desk: desk, client: dependencies.platformClient,
+                configDirectory: dependencies.configDirectory)
+        }
+        AdminAPI(services: admin, interactions: interactionsController, logger: logger)
+            .register(on: router, adminToken: settings.secrets.adminToken, ingestToken: settings.secrets.ingestToken)
 
         let processor = InboxProcessor(
             repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,

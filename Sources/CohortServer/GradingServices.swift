@@ -42,18 +42,11 @@ struct InteractionsController: Sendable {
     static let path = "/api/v1/interactions"
     static let maxBatch = 1_000
 
-    let adminToken: String?
     let repository: any InteractionRepository
     let parser: InteractionRowParser
     let grader: Grader?
     let maxBodyBytes: Int
     let logger: Logger
-
-    func register(on router: Router<BasicRequestContext>) {
-        router.post(RouterPath(Self.path)) { request, context in
-            try await receive(request, context: context)
-        }
-    }
 
     struct Failure: Encodable {
         var index: Int?
@@ -61,14 +54,7 @@ struct InteractionsController: Sendable {
     }
 
     func receive(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        guard let adminToken else {
-            return json(.serviceUnavailable, ["error": "the admin API is off: set COHORT_ADMIN_TOKEN"])
-        }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            AdminAuth.constantTimeEqual(String(header.dropFirst(7)), adminToken)
-        else {
-            return json(.unauthorized, ["error": "missing or wrong bearer token"])
-        }
+        // The bearer token was checked by the API's middleware.
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maxBodyBytes)
@@ -136,15 +122,11 @@ struct InteractionsController: Sendable {
     }
 
     private func json(_ status: HTTPResponse.Status, _ body: [String: String]) -> Response {
-        (try? encoded(status, body)) ?? Response(status: status)
+        APIResponse.error(status, body["error"] ?? "")
     }
 
     private func encoded(_ status: HTTPResponse.Status, _ body: some Encodable) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+        try APIResponse.json(body, status: status)
     }
 }
 

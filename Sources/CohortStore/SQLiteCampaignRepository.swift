@@ -38,6 +38,66 @@ public struct SQLiteCampaignRepository: CampaignRepository {
             {
                 tagNames[row[0]] = TagName(group: row[1], name: row[2])
             }
+            func candidate(
+                _ id: String, contact: Row, relations: [Row], tags relationTags: [(userid: String, tagID: String)], last: [String: Int64]
+            ) -> CampaignCandidate {
+                var tags: [String: [TagName]] = [:]
+                for (userid, tagID) in relationTags {
+                    if let tag = tagNames[tagID] { tags[userid, default: []].append(tag) }
+                }
+                let relations = relations.map { row -> CandidateRelation in
+                    let userid: String = row["userid"]
+                    return CandidateRelation(
+                        userID: userid, staffName: staffNames[userid] ?? nil, remark: row["remark"], description: row["description"],
+                        createTime: row["createtime"], lastInteraction: last[userid], tags: tags[userid] ?? [])
+                }
+                return CampaignCandidate(
+                    externalUserID: id, name: contact["name"], gender: contact["gender"], type: contact["type"], corpName: contact["corp_name"],
+                    relations: relations, grade: ContactGrade(externalUserID: id))
+            }
+            // Many contacts: one pass over each table beats a query per contact by far.
+            if externalUserIDs.count > 2_000 {
+                let wanted = Set(externalUserIDs)
+                var contacts: [String: Row] = [:]
+                let contactRows = try Row.fetchCursor(
+                    db, sql: "SELECT external_userid, name, gender, type, corp_name FROM contacts WHERE corp_id = ?", arguments: [corpID])
+                while let row = try contactRows.next() {
+                    let id: String = row["external_userid"]
+                    if wanted.contains(id) { contacts[id] = row.copy() }
+                }
+                var relations: [String: [Row]] = [:]
+                let relationRows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT external_userid, userid, remark, description, createtime FROM relations
+                        WHERE corp_id = ? AND ended_at IS NULL ORDER BY external_userid, userid
+                        """, arguments: [corpID])
+                while let row = try relationRows.next() {
+                    let id: String = row["external_userid"]
+                    if contacts[id] != nil { relations[id, default: []].append(row.copy()) }
+                }
+                var tags: [String: [(userid: String, tagID: String)]] = [:]
+                let tagRows = try Row.fetchCursor(db, sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ?", arguments: [corpID])
+                while let row = try tagRows.next() {
+                    let id: String = row[0]
+                    if contacts[id] != nil { tags[id, default: []].append((row[1], row[2])) }
+                }
+                var last: [String: [String: Int64]] = [:]
+                let lastRows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT s.external_userid, i.staff, max(i.occurred_at) FROM contact_seq s JOIN interactions i ON i.contact_seq = s.seq
+                        WHERE s.corp_id = ? AND i.staff IS NOT NULL GROUP BY s.seq, i.staff
+                        """, arguments: [corpID])
+                while let row = try lastRows.next() {
+                    let id: String = row[0]
+                    if contacts[id] != nil { last[id, default: [:]][row[1]] = row[2] }
+                }
+                for (id, contact) in contacts {
+                    result[id] = candidate(id, contact: contact, relations: relations[id] ?? [], tags: tags[id] ?? [], last: last[id] ?? [:])
+                }
+                return result
+            }
             let contactStatement = try db.cachedStatement(
                 sql: "SELECT name, gender, type, corp_name FROM contacts WHERE corp_id = ? AND external_userid = ?")
             let relationStatement = try db.cachedStatement(
@@ -54,21 +114,11 @@ public struct SQLiteCampaignRepository: CampaignRepository {
                     """)
             for id in externalUserIDs {
                 guard let contact = try Row.fetchOne(contactStatement, arguments: [corpID, id]) else { continue }
-                var tags: [String: [TagName]] = [:]
-                for row in try Row.fetchAll(tagStatement, arguments: [corpID, id]) {
-                    if let tag = tagNames[row[1]] { tags[row[0], default: []].append(tag) }
-                }
+                let tags = try Row.fetchAll(tagStatement, arguments: [corpID, id]).map { (userid: $0[0] as String, tagID: $0[1] as String) }
                 var last: [String: Int64] = [:]
                 for row in try Row.fetchAll(interactionStatement, arguments: [corpID, id]) { last[row[0]] = row[1] }
-                let relations = try Row.fetchAll(relationStatement, arguments: [corpID, id]).map { row -> CandidateRelation in
-                    let userid: String = row[0]
-                    return CandidateRelation(
-                        userID: userid, staffName: staffNames[userid] ?? nil, remark: row[1], description: row[2], createTime: row[3],
-                        lastInteraction: last[userid], tags: tags[userid] ?? [])
-                }
-                result[id] = CampaignCandidate(
-                    externalUserID: id, name: contact[0], gender: contact[1], type: contact[2], corpName: contact[3], relations: relations,
-                    grade: ContactGrade(externalUserID: id))
+                result[id] = candidate(
+                    id, contact: contact, relations: try Row.fetchAll(relationStatement, arguments: [corpID, id]), tags: tags, last: last)
             }
             return result
         }

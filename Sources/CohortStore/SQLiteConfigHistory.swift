@@ -46,4 +46,15 @@ public struct SQLiteConfigHistory: Sendable {
             return AppliedConfig(id: row[0], version: row[1], appliedAt: row[2], files: files)
         }
     }
+
+    /// Every applied config set, newest first (without file contents).
+    public func history(limit: Int = 100) async throws -> [AppliedConfig] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, version, applied_at FROM config_versions WHERE corp_id = ? ORDER BY id DESC LIMIT ?",
+                arguments: [corpID, limit]
+            ).map { AppliedConfig(id: $0[0], version: $0[1], appliedAt: $0[2], files: [:]) }
+        }
+    }
 }
