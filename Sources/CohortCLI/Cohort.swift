@@ -61,6 +61,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let settings = try options.loadSettings()
         CohortLogging.bootstrap(settings.logging)
+        CohortMetrics.bootstrap()
         let logger = Logger(label: "cohort")
         do {
             // Check every required value before the database file is created.

@@ -64,6 +64,7 @@ struct DemoCommand: AsyncParsableCommand {
         for (name, value) in overrides { setenv(name, value, 1) }
         let settings = try options.loadSettings()
         CohortLogging.bootstrap(settings.logging)
+        CohortMetrics.bootstrap()
         let logger = Logger(label: "cohort.demo")
         try Self.prepareDatabase(settings.database.path)
 

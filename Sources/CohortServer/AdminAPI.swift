@@ -383,7 +383,7 @@ enum APIResponse {
 public enum CohortRoutes {
     public static var all: [(method: String, path: String)] {
         [
-            ("get", CallbackController.path), ("post", CallbackController.path), ("get", "/healthz"), ("get", "/readyz"),
+            ("get", CallbackController.path), ("post", CallbackController.path), ("get", "/healthz"), ("get", "/readyz"), ("get", MetricsController.path),
         ] + AdminAPI.routes.map { ($0.method.rawValue, $0.path) }
     }
 }

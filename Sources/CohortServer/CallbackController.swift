@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import WeComKit
 
@@ -64,6 +65,7 @@ struct CallbackController: Sendable {
         let outcome = try await sink.store(entry)
         switch outcome {
         case .stored(let id):
+            Self.count("stored")
             doorbell.ring()
             if let welcome, case .externalContact(let change) = event {
                 welcome.submit(change, receivedAt: Int64(entry.receivedAt.timeIntervalSince1970))
@@ -72,6 +74,7 @@ struct CallbackController: Sendable {
                 "callback stored",
                 metadata: ["inbox.id": "\(id)", "inbox.event": "\(entry.event ?? "")", "inbox.change_type": "\(entry.changeType ?? "")"])
         case .duplicate(let id):
+            Self.count("duplicate")
             context.logger.info("callback duplicate absorbed", metadata: ["inbox.id": "\(id)"])
         }
         return Response(status: .ok)
@@ -83,6 +86,7 @@ struct CallbackController: Sendable {
         case .unauthorized: status = .unauthorized
         case .badRequest: status = .badRequest
         }
+        Self.count(status == .unauthorized ? "bad_signature" : "bad_request")
         // One line, the reason only: never the payload, the signature inputs or a secret.
         context.logger.notice(
             "callback rejected", metadata: ["status": "\(status.code)", "method": "\(method)", "reason": "\(rejection.reason)"])
@@ -91,7 +95,13 @@ struct CallbackController: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(string: rejection.reason + "\n")))
     }
 
+    /// Webhook requests by outcome; `duplicate` is a deduplicated retry.
+    static func count(_ outcome: String) {
+        Counter(label: "cohort_webhook_requests_total", dimensions: [("outcome", outcome)]).increment()
+    }
+
     private func tooLarge(context: BasicRequestContext) -> Response {
+        Self.count("too_large")
         context.logger.notice("callback rejected", metadata: ["status": "413", "reason": "body over \(maxBodyBytes) bytes"])
         return Response(status: .contentTooLarge)
     }

@@ -209,6 +209,9 @@ public enum CohortApplication {
             maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now, welcome: dependencies.welcomeLane
         ).register(on: router)
         HealthController(database: dependencies.database).register(on: router)
+        MetricsController(
+            overview: dependencies.database.map { SQLiteOverviewReader(database: $0, corpID: settings.platform.corpID) }, now: dependencies.now
+        ).register(on: router)
         var interactionsController: InteractionsController?
         if let interactions = dependencies.interactions {
             let grading = dependencies.grader?.rules.grading ?? GradingConfig()

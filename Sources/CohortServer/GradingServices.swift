@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 
@@ -27,8 +28,11 @@ public struct RegradingHandler: InboxEventHandler {
         try await inner.handle(delivery)
         guard case .externalContact(let change) = delivery.event else { return }
         do {
+            let started = ContinuousClock.now
             let matched = try await interactions.matchPending(contact: change.externalUserID)
             try await grader.regrade(Array(Set([change.externalUserID] + matched)).sorted())
+            Metrics.Timer(label: "cohort_grade_duration_seconds", dimensions: [("run", "incremental")]).recordSeconds(
+                (ContinuousClock.now - started).inSeconds)
         } catch {
             logger.warning("re-grade after event failed; the next full run will catch up", metadata: ["error": "\(error)"])
         }
@@ -213,7 +217,10 @@ struct GradingScheduleService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             do {
+                let started = ContinuousClock.now
                 let report = try await grader.apply()
+                Metrics.Timer(label: "cohort_grade_duration_seconds", dimensions: [("run", "full")]).recordSeconds(
+                    (ContinuousClock.now - started).inSeconds)
                 logger.info("scheduled full re-grade", metadata: ["contacts": "\(report.contacts)", "queued": "\(report.written.queuedOps)"])
             } catch {
                 logger.error("scheduled full re-grade failed", metadata: ["error": "\(error)"])

@@ -1,6 +1,7 @@
 import CohortCore
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Hands stored callback events to their handler in arrival order, retrying failures with
@@ -68,6 +69,9 @@ public struct InboxProcessor: Service {
         // One transaction for the whole pass. A crash before it re-runs these handlers, which
         // is safe because handlers are idempotent.
         try await repository.resolve(outcomes)
+        for outcome in outcomes {
+            Counter(label: "cohort_inbox_handled_total", dimensions: [("result", outcome.resolution.metricName)]).increment()
+        }
         return due.count
     }
 
@@ -117,4 +121,15 @@ public struct AcknowledgingHandler: InboxEventHandler {
     public init() {}
 
     public func handle(_ delivery: InboxDelivery) async throws {}
+}
+
+extension InboxResolution {
+    var metricName: String {
+        switch self {
+        case .processed: "processed"
+        case .retry: "retry"
+        case .dead: "dead"
+        case .unhandled: "unhandled"
+        }
+    }
 }

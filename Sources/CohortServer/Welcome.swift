@@ -4,6 +4,7 @@ import CohortSync
 import CohortTemplates
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import WeComKit
 
@@ -163,6 +164,7 @@ public struct WelcomeSender: Sendable {
     }
 
     private func record(_ attempt: WelcomeAttempt) async -> WelcomeAttempt {
+        Counter(label: "cohort_welcome_messages_total", dimensions: [("outcome", attempt.outcome.rawValue)]).increment()
         do {
             try await welcomes.record(attempt)
         } catch {

@@ -1,6 +1,7 @@
 import CohortCore
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import WeComKit
 
@@ -173,6 +174,8 @@ public struct CampaignDispatcher: Sendable {
             }
             let rejected = response.fail_list ?? []
             try await ledger.markCreated(task.id, msgid: msgid, rejected: rejected, at: seconds)
+            Counter(label: "cohort_campaign_tasks_created_total").increment()
+            Counter(label: "cohort_campaign_recipients_queued_total").increment(by: Int64(recipients.count - rejected.count))
             report.tasksCreated += 1
             report.recipients += recipients.count - rejected.count
             report.rejected += rejected.count

@@ -1,5 +1,6 @@
 import CohortCore
 import Foundation
+import Metrics
 import Logging
 import Synchronization
 import WeComKit
@@ -97,6 +98,7 @@ public struct FullSync: Sendable {
                 "contacts": "\(report.contacts)", "relations": "\(report.relations)", "rows_changed": "\(rows)",
                 "seconds": "\(String(format: "%.2f", report.seconds))",
             ])
+        Metrics.Timer(label: "cohort_sync_duration_seconds").recordSeconds(report.seconds)
         return report
     }
 

@@ -1,5 +1,6 @@
 import CohortCore
 import Foundation
+import Metrics
 import Logging
 import WeComKit
 
@@ -55,6 +56,9 @@ public struct TagWriter: Sendable {
                 progress?(tried)
             }
         }
+        Counter(label: "cohort_tag_writes_total", dimensions: [("outcome", "done")]).increment(by: Int64(report.done))
+        Counter(label: "cohort_tag_writes_total", dimensions: [("outcome", "retry")]).increment(by: Int64(report.retried))
+        Counter(label: "cohort_tag_writes_total", dimensions: [("outcome", "failed")]).increment(by: Int64(report.failed))
         return report
     }
 

@@ -10,6 +10,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Testing
+import WeComKit
 import WeComSimulator
 import Yams
 
@@ -126,5 +127,25 @@ import Yams
         let served = Set(CohortRoutes.all.map { "\($0.method) \($0.path)" })
         #expect(documented.subtracting(served).sorted() == [], "documented but not served")
         #expect(served.subtracting(documented).sorted() == [], "served but not documented")
+    }
+}
+
+/// /metrics: recorded counters plus gauges read from the store at scrape time.
+@Suite struct MetricsEndpointTests {
+    @Test func metricsShowStoreGaugesAndPlatformCallsInPrometheusText() async throws {
+        CohortMetrics.bootstrap()
+        try await AdminAPITests().withApp { client, setup in
+            // The platform client counts calls by endpoint and errcode.
+            _ = try await setup.platform.client().corpTagList(.init())
+            let text = try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                return String(buffer: response.body)
+            }
+            #expect(text.contains("cohort_contacts 30"))
+            #expect(text.contains(#"cohort_inbox_events{status="pending"} 0"#))
+            #expect(text.contains("cohort_inbox_lag_seconds 0"))
+            #expect(text.contains(#"cohort_platform_calls_total{endpoint="externalcontact/get_corp_tag_list",errcode="0"}"#))
+        }
     }
 }

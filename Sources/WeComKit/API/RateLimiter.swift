@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// The platform's per-API call windows (spec 5.1: 10,000 a minute and 150,000 an hour per corp
 /// and API), shared by everything that calls the platform. Counts calls in one-second buckets.
@@ -41,6 +42,8 @@ public actor RateLimiter {
                 return
             }
             waitedSeconds += Double(wait)
+            Counter(label: "cohort_rate_limit_waits_total", dimensions: [("endpoint", api)]).increment()
+            FloatingPointCounter(label: "cohort_rate_limit_wait_seconds_total", dimensions: [("endpoint", api)]).increment(by: Double(wait))
             try await sleep(Double(wait))
         }
     }

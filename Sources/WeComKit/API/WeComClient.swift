@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Synchronization
 
 /// Calls the WeCom server API for one (corp, secret) pair: token cache, the platform's error
@@ -151,9 +152,29 @@ public final class WeComClient: Sendable {
             let response = try await Self.perform(
                 TransportRequest(method: method, url: url, body: body, contentType: contentType), path: path, transport: transport)
             let decoded: Response = try Self.decode(response, path: path)
+            Self.count(path, outcome: "0")
             return (.success(decoded), token)
         } catch {
-            return (.failure(Self.platformError(error, endpoint: path)), token)
+            let failure = Self.platformError(error, endpoint: path)
+            Self.count(path, outcome: Self.outcome(failure))
+            return (.failure(failure), token)
+        }
+    }
+
+    /// Calls by endpoint and errcode (0 for success; http_NNN, transport, malformed otherwise),
+    /// and whether the platform answered at all: the dashboard's reachability.
+    static func count(_ path: String, outcome: String) {
+        Counter(label: "cohort_platform_calls_total", dimensions: [("endpoint", path), ("errcode", outcome)]).increment()
+        Gauge(label: "cohort_platform_reachable").record(outcome == "transport" ? 0 : 1)
+    }
+
+    static func outcome(_ error: PlatformError) -> String {
+        switch error.kind {
+        case .api(let code, _): String(code)
+        case .http(let status): "http_\(status)"
+        case .transport: "transport"
+        case .malformedResponse: "malformed"
+        case .invalidRequest: "invalid_request"
         }
     }
 
