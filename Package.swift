@@ -220,7 +220,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortStoreTests",
-            dependencies: ["CohortCore", "CohortStore"],
+            dependencies: ["CohortCore", "CohortStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -29,9 +29,11 @@ extension GlobalOptions {
         let rules = try loadCampaignRules(grading)
         let database = try openDatabase(settings)
         let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
-        let desk = CampaignDesk(
+        var desk = CampaignDesk(
             grading: grading, rules: rules, gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
             ledger: ledger)
+        desk.audit = SQLiteAuditLog(database: database, corpID: settings.platform.corpID)
+        desk.actor = cliActor
         return CampaignContext(settings: settings, database: database, desk: desk, ledger: ledger)
     }
 }
@@ -502,8 +504,10 @@ struct OptOutCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let ledger = SQLiteCampaignRepository(database: try options.openDatabase(settings), corpID: settings.platform.corpID)
+            let database = try options.openDatabase(settings)
+            let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
             try await ledger.setOptOut(externalUserID, reason: reason, source: "cli", at: Int64(Date().timeIntervalSince1970))
+            try await audit(database, settings, "optout.add", externalUserID, reason)
             print("\(externalUserID): opted out (\(reason))")
         }
     }
@@ -515,11 +519,13 @@ struct OptOutCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let ledger = SQLiteCampaignRepository(database: try options.openDatabase(settings), corpID: settings.platform.corpID)
+            let database = try options.openDatabase(settings)
+            let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
             guard try await ledger.removeOptOut(externalUserID) else {
                 printError("\(externalUserID) is not on the list")
                 throw ExitCode(1)
             }
+            try await audit(database, settings, "optout.remove", externalUserID, "")
             print("\(externalUserID): removed from the do-not-contact list")
         }
     }
@@ -550,7 +556,12 @@ enum ConfigRecorder {
             if let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) { files[name] = text }
         }
         let version = GradingRules.version(of: files.sorted { $0.key < $1.key }.map(\.value))
-        _ = try await SQLiteConfigHistory(database: context.database, corpID: context.settings.platform.corpID)
+        let isNew = try await SQLiteConfigHistory(database: context.database, corpID: context.settings.platform.corpID)
             .record(version: version, files: files, at: Int64(Date().timeIntervalSince1970))
+        if isNew {
+            try await SQLiteAuditLog(database: context.database, corpID: context.settings.platform.corpID).record(
+                AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: cliActor, action: "config.apply", subject: version,
+                           detail: files.keys.sorted().joined(separator: ", ")))
+        }
     }
 }

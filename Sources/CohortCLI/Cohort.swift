@@ -15,7 +15,7 @@ struct Cohort: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
             GradesCommand.self, TagsCommand.self, RulesCommand.self, SegmentsCommand.self, CampaignCommand.self, OptOutCommand.self,
-            ConfigCommand.self, InboxCommand.self,
+            ConfigCommand.self, InboxCommand.self, AuditCommand.self, BackupCommand.self,
         ])
 }
 

@@ -7,7 +7,7 @@ import Foundation
 
 struct ContactsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "contacts", abstract: "Look at the synced customers.", subcommands: [List.self, Show.self])
+        commandName: "contacts", abstract: "Look at the synced customers.", subcommands: [List.self, Show.self, ForgetCommand.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List customers with a live relation, by external_userid.")

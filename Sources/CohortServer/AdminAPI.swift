@@ -35,6 +35,11 @@ public struct AdminServices: Sendable {
     var corpID: String { settings.platform.corpID }
     var directory: SQLiteDirectoryRepository { SQLiteDirectoryRepository(database: database, corpID: corpID) }
     var ledger: SQLiteCampaignRepository { SQLiteCampaignRepository(database: database, corpID: corpID) }
+
+    func audit(_ action: String, _ subject: String, _ detail: String) async throws {
+        try await SQLiteAuditLog(database: database, corpID: corpID).record(
+            AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: "api", action: action, subject: subject, detail: detail))
+    }
 }
 
 /// The admin API: JSON under /api/v1 behind a bearer token (COHORT_ADMIN_TOKEN; no token
@@ -262,8 +267,9 @@ struct AdminAPI: Sendable {
                 guard let entry = try? JSONDecoder().decode(OptOutRequest.self, from: Data(body.readableBytesView)), !entry.external_userid.isEmpty else {
                     throw APIProblem(status: .badRequest, message: "body must be {\"external_userid\": \"...\", \"reason\": \"...\"}")
                 }
-                try await services.ledger.setOptOut(
-                    entry.external_userid, reason: entry.reason ?? "asked not to be contacted", source: "api", at: Int64(Date().timeIntervalSince1970))
+                let reason = entry.reason ?? "asked not to be contacted"
+                try await services.ledger.setOptOut(entry.external_userid, reason: reason, source: "api", at: Int64(Date().timeIntervalSince1970))
+                try await services.audit("optout.add", entry.external_userid, reason)
                 return try APIResponse.json(["external_userid": entry.external_userid, "status": "opted_out"])
             }
         case (.delete, "/api/v1/optouts/{id}"):
@@ -271,6 +277,7 @@ struct AdminAPI: Sendable {
                 let services = try need(services, noStore)
                 let id = try parameter(context, "id")
                 guard try await services.ledger.removeOptOut(id) else { throw APIProblem(status: .notFound, message: "\(id) is not on the list") }
+                try await services.audit("optout.remove", id, "")
                 return try APIResponse.json(["external_userid": id, "status": "removed"])
             }
         case (.get, "/api/v1/welcome"):
@@ -383,7 +390,7 @@ enum APIResponse {
 public enum CohortRoutes {
     public static var all: [(method: String, path: String)] {
         [
-            ("get", CallbackController.path), ("post", CallbackController.path), ("get", "/healthz"), ("get", "/readyz"), ("get", MetricsController.path),
+            ("get", CallbackController.path), ("post", CallbackController.path), ("get", "/healthz"), ("get", "/readyz"), ("get", MetricsController.path), ("get", DashboardController.path),
         ] + AdminAPI.routes.map { ($0.method.rawValue, $0.path) }
     }
 }

@@ -35,6 +35,9 @@ public struct CampaignDesk: Sendable {
     public let ledger: any CampaignRepository
     public var now: @Sendable () -> Date
     public var logger: Logger
+    /// Where starts, pauses, resumes and cancels are recorded, and by whom.
+    public var audit: (any AuditLog)?
+    public var actor = "cli"
 
     public struct Refusal: Error, CustomStringConvertible {
         public var description: String
@@ -166,6 +169,7 @@ public struct CampaignDesk: Sendable {
         }
         let state: CampaignState = plan.dispatchAt <= seconds ? .dispatching : .scheduled
         try await ledger.start(plan, priority: spec.priority, configVersion: rules.version, state: state, at: seconds)
+        await note("campaign.start", name, "\(plan.recipients.count) recipients in \(plan.tasks.count) tasks, config \(rules.version)")
         logger.info("campaign started", metadata: [
             "campaign": "\(name)", "recipients": "\(plan.recipients.count)", "tasks": "\(plan.tasks.count)", "state": "\(state.rawValue)",
         ])
@@ -192,6 +196,7 @@ extension CampaignDesk {
             throw Refusal(description: "campaign \(name) is \(record.state.rawValue); this works on \(from.map(\.rawValue).joined(separator: " or ")) campaigns")
         }
         try await ledger.setState(name, to, reason: reason, at: seconds)
+        await note("campaign.\(to == .paused ? "pause" : "resume")", name, "from \(record.state.rawValue)")
         logger.info("campaign state", metadata: ["campaign": "\(name)", "state": "\(to.rawValue)"])
     }
 
@@ -224,7 +229,20 @@ extension CampaignDesk {
                 result.failures.append("task \(msgid): \(error)")
             }
         }
+        await note("campaign.cancel", name, "\(result.withdrawn) unconfirmed tasks withdrawn")
         logger.info("campaign cancelled", metadata: ["campaign": "\(name)", "withdrawn": "\(result.withdrawn)"])
         return result
+    }
+}
+
+extension CampaignDesk {
+    /// Records an operator action; a failing audit write is logged, never fatal to the action.
+    func note(_ action: String, _ subject: String, _ detail: String) async {
+        guard let audit else { return }
+        do {
+            try await audit.record(AuditEntry(at: seconds, actor: actor, action: action, subject: subject, detail: detail))
+        } catch {
+            logger.error("audit entry not written", metadata: ["action": "\(action)", "error": "\(error)"])
+        }
     }
 }

@@ -228,6 +228,8 @@ public enum CohortApplication {
                 desk = CampaignDesk(
                     grading: grading, rules: rules, gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
                     ledger: SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID), logger: logger)
+                desk?.audit = SQLiteAuditLog(database: database, corpID: settings.platform.corpID)
+                desk?.actor = "api"
             }
             admin = AdminServices(
                 settings: settings, database: database, inbox: dependencies.inbox, grading: grading, desk: desk, client: dependencies.platformClient,
@@ -235,6 +237,10 @@ public enum CohortApplication {
         }
         AdminAPI(services: admin, interactions: interactionsController, logger: logger)
             .register(on: router, adminToken: settings.secrets.adminToken, ingestToken: settings.secrets.ingestToken)
+        DashboardController(
+            overview: dependencies.database.map { SQLiteOverviewReader(database: $0, corpID: settings.platform.corpID) }, desk: admin?.desk,
+            now: dependencies.now
+        ).register(on: router)
 
         let processor = InboxProcessor(
             repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,

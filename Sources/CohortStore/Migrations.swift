@@ -338,6 +338,80 @@ enum Migrations {
                     );
                     """)
         }
+        // Operator actions, and people who asked to be forgotten. The triggers keep a forgotten
+        // person's data out whatever writes it (a later sync, a callback, an import).
+        migrator.registerMigration("2026-12-03-audit-and-forget") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit_log (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        detail TEXT NOT NULL DEFAULT ''
+                    );
+                    CREATE INDEX audit_log_by_time ON audit_log (corp_id, at);
+                    CREATE TABLE forgotten_contacts (
+                        corp_id TEXT NOT NULL,
+                        external_userid TEXT NOT NULL,
+                        forgotten_at INTEGER NOT NULL,
+                        PRIMARY KEY (corp_id, external_userid)
+                    ) WITHOUT ROWID;
+                    CREATE TRIGGER forget_contact_insert AFTER INSERT ON contacts
+                    WHEN EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid)
+                    BEGIN
+                        UPDATE contacts SET name = NULL, unionid = NULL, corp_name = NULL, corp_full_name = NULL, position = NULL, avatar = NULL
+                        WHERE corp_id = NEW.corp_id AND external_userid = NEW.external_userid;
+                    END;
+                    CREATE TRIGGER forget_contact_update AFTER UPDATE ON contacts
+                    WHEN EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid)
+                        AND (NEW.name IS NOT NULL OR NEW.unionid IS NOT NULL OR NEW.corp_name IS NOT NULL OR NEW.corp_full_name IS NOT NULL
+                             OR NEW.position IS NOT NULL OR NEW.avatar IS NOT NULL)
+                    BEGIN
+                        UPDATE contacts SET name = NULL, unionid = NULL, corp_name = NULL, corp_full_name = NULL, position = NULL, avatar = NULL
+                        WHERE corp_id = NEW.corp_id AND external_userid = NEW.external_userid;
+                    END;
+                    CREATE TRIGGER forget_relation_insert AFTER INSERT ON relations
+                    WHEN EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid)
+                    BEGIN
+                        UPDATE relations SET remark = NULL, description = NULL, remark_corp_name = NULL, remark_mobiles = ''
+                        WHERE corp_id = NEW.corp_id AND external_userid = NEW.external_userid AND userid = NEW.userid;
+                    END;
+                    CREATE TRIGGER forget_relation_update AFTER UPDATE ON relations
+                    WHEN EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid)
+                        AND (NEW.remark IS NOT NULL OR NEW.description IS NOT NULL OR NEW.remark_corp_name IS NOT NULL OR NEW.remark_mobiles <> '')
+                    BEGIN
+                        UPDATE relations SET remark = NULL, description = NULL, remark_corp_name = NULL, remark_mobiles = ''
+                        WHERE corp_id = NEW.corp_id AND external_userid = NEW.external_userid AND userid = NEW.userid;
+                    END;
+                    CREATE TRIGGER forget_interaction_insert AFTER INSERT ON interactions
+                    WHEN NEW.contact_seq IN (
+                        SELECT s.seq FROM contact_seq s JOIN forgotten_contacts f ON f.corp_id = s.corp_id AND f.external_userid = s.external_userid)
+                    BEGIN
+                        UPDATE interactions SET attributes = NULL, ref_type = 'external_userid',
+                            ref_value = (SELECT external_userid FROM contact_seq WHERE seq = NEW.contact_seq)
+                        WHERE id = NEW.id;
+                    END;
+                    CREATE TRIGGER forget_interaction_update AFTER UPDATE ON interactions
+                    WHEN coalesce(NEW.contact_seq, OLD.contact_seq) IN (
+                        SELECT s.seq FROM contact_seq s JOIN forgotten_contacts f ON f.corp_id = s.corp_id AND f.external_userid = s.external_userid)
+                        AND (NEW.attributes IS NOT NULL OR NEW.ref_type <> 'external_userid' OR NEW.contact_seq IS NULL)
+                    BEGIN
+                        -- A re-import names the row by the erased phone, which no longer resolves: it stays the person's.
+                        UPDATE interactions SET contact_seq = coalesce(NEW.contact_seq, OLD.contact_seq), attributes = NULL,
+                            ref_type = 'external_userid',
+                            ref_value = (SELECT external_userid FROM contact_seq WHERE seq = coalesce(NEW.contact_seq, OLD.contact_seq))
+                        WHERE id = NEW.id;
+                    END;
+                    CREATE TRIGGER forget_phone_insert AFTER INSERT ON contact_phones
+                    WHEN EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid)
+                    BEGIN
+                        DELETE FROM contact_phones WHERE corp_id = NEW.corp_id AND phone = NEW.phone AND external_userid = NEW.external_userid;
+                    END;
+                    """)
+        }
         return migrator
     }
 }

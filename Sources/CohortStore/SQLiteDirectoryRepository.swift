@@ -10,7 +10,7 @@ import GRDB
 /// transaction (about 0.1 s at 5,000 rows); smaller transactions made a first sync of 100,000
 /// contacts a third slower (docs/PERFORMANCE.md).
 public struct SQLiteDirectoryRepository: DirectoryRepository {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     public let corpID: String
     public var batchSize = 5_000
 

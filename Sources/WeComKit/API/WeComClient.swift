@@ -166,6 +166,11 @@ public final class WeComClient: Sendable {
     static func count(_ path: String, outcome: String) {
         Counter(label: "cohort_platform_calls_total", dimensions: [("endpoint", path), ("errcode", outcome)]).increment()
         Gauge(label: "cohort_platform_reachable").record(outcome == "transport" ? 0 : 1)
+        if outcome == "transport" {
+            PlatformHealth.unreachable(at: Date(), error: "\(path): no answer")
+        } else {
+            PlatformHealth.answered(at: Date())
+        }
     }
 
     static func outcome(_ error: PlatformError) -> String {
