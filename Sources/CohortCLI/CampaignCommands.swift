@@ -143,21 +143,7 @@ struct SegmentsCommand: AsyncParsableCommand {
             let now = try await context.desk.snapshot()
             var before: SegmentSnapshot?
             if let previous { before = try await context.desk.snapshot(segments: previous) }
-            var rows: [SegmentChange] = []
-            var names = now.segments.segments.map(\.name)
-            for name in before?.segments.segments.map(\.name) ?? [] where !names.contains(name) { names.append(name) }
-            for name in names {
-                let current = now.segments.index(of: name).map { Set(now.membership.members(of: $0).map { now.population.contacts[$0].externalUserID }) } ?? []
-                let old: Set<String> = before.flatMap { snapshot in
-                    snapshot.segments.index(of: name).map { Set(snapshot.membership.members(of: $0).map { snapshot.population.contacts[$0].externalUserID }) }
-                } ?? []
-                let entering = current.subtracting(old).sorted()
-                let leaving = old.subtracting(current).sorted()
-                let status = now.segments.index(of: name) == nil ? "removed" : (before?.segments.index(of: name) == nil ? "new" : "kept")
-                rows.append(SegmentChange(
-                    name: name, status: status, before: old.count, after: current.count, entering: entering.count, leaving: leaving.count,
-                    entering_sample: Array(entering.prefix(5)), leaving_sample: Array(leaving.prefix(5))))
-            }
+            let rows = CampaignDesk.segmentChanges(now: now, before: before)
             if json {
                 print(try prettyJSON(rows))
                 return
@@ -170,16 +156,6 @@ struct SegmentsCommand: AsyncParsableCommand {
     }
 }
 
-struct SegmentChange: Encodable {
-    var name: String
-    var status: String
-    var before: Int
-    var after: Int
-    var entering: Int
-    var leaving: Int
-    var entering_sample: [String]
-    var leaving_sample: [String]
-}
 
 enum SegmentListing {
     static func table(_ rows: [SegmentRow], contacts: Int) -> String {
@@ -315,7 +291,7 @@ struct CampaignCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try options.campaignContext()
-            try await ConfigRecorder.record(context, directory: options.configDirectory)
+            try await ConfigRecorder.record(context.database, context.settings, options: options, action: "config.apply")
             let plan = try await context.refusing { try await context.desk.start(name) }
             print("campaign \(name): \(plan.recipients.count) recipients in \(plan.tasks.count) tasks, \(plan.exclusions.count { $0.reason != .duplicateOwner }) excluded")
             guard wait else {
@@ -549,19 +525,3 @@ struct OptOutCommand: AsyncParsableCommand {
 }
 
 /// Records the config set a campaign starts under, so `segments plan` can compare against it.
-enum ConfigRecorder {
-    static func record(_ context: CampaignContext, directory: String) async throws {
-        var files: [String: String] = [:]
-        for name in ConfigLoader.knownFiles {
-            if let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) { files[name] = text }
-        }
-        let version = GradingRules.version(of: files.sorted { $0.key < $1.key }.map(\.value))
-        let isNew = try await SQLiteConfigHistory(database: context.database, corpID: context.settings.platform.corpID)
-            .record(version: version, files: files, at: Int64(Date().timeIntervalSince1970))
-        if isNew {
-            try await SQLiteAuditLog(database: context.database, corpID: context.settings.platform.corpID).record(
-                AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: cliActor, action: "config.apply", subject: version,
-                           detail: files.keys.sorted().joined(separator: ", ")))
-        }
-    }
-}

@@ -6,6 +6,9 @@ import CohortStore
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import ServiceLifecycle
+import UnixSignals
 
 @main
 struct Cohort: AsyncParsableCommand {
@@ -54,55 +57,97 @@ func printError(_ message: String) {
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the WeCom callback endpoint and run the background services until SIGTERM.")
+        abstract: "Serve the WeCom callback endpoint, the admin API, metrics and the dashboard, and run the background services until SIGTERM.",
+        discussion: """
+            SIGHUP (or `cohort config reload`, or POST /api/v1/config/reload) validates the config files again: a broken set
+            is refused with every problem and the running config stays; a valid one is recorded and the services restart
+            with it in this process (in-flight work finishes first).
+            """)
 
     @OptionGroup var options: GlobalOptions
 
+    enum Outcome {
+        case stopped
+        case reload
+        case failed(any Error)
+    }
+
     func run() async throws {
-        let settings = try options.loadSettings()
-        CohortLogging.bootstrap(settings.logging)
+        let firstSettings = try options.loadSettings()
+        CohortLogging.bootstrap(firstSettings.logging)
         CohortMetrics.bootstrap()
         let logger = Logger(label: "cohort")
-        do {
-            // Check every required value before the database file is created.
-            try CohortApplication.validateForServe(settings)
-            let rules = try options.loadRules()
-            let campaigns = try options.loadCampaignRules(rules)
-            let dependencies = try AppDependencies.live(settings: settings, rules: rules, campaigns: campaigns, logger: logger)
-            let app = try CohortApplication.build(dependencies, logger: logger)
-            logger.info(
-                "cohort serving",
-                metadata: ["host": "\(settings.server.host)", "port": "\(settings.server.port)", "database": "\(settings.database.path)"])
-            try await app.runService()
-        } catch let error as StartupError {
-            printError("cohort serve: \(error)")
-            throw ExitCode(1)
-        } catch let error as StoreError {
-            printError("cohort serve: \(error)")
-            throw ExitCode(1)
-        }
-    }
-}
-
-struct ConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Inspect the configuration.", subcommands: [Check.self])
-
-    struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Validate every file in the config directory and the environment.",
-            discussion: "Prints each problem as path:line:column: message; exits 1 on any problem, 0 when clean.")
-
-        @OptionGroup var options: GlobalOptions
-
-        func run() async throws {
-            let issues = ConfigLoader(directory: options.configDirectory).check()
-            if issues.isEmpty {
-                print("\(options.configDirectory): ok")
-                return
+        let reload = ReloadSignal()
+        reload.listenForSIGHUP()
+        ServePID.write(firstSettings)
+        defer { ServePID.remove(firstSettings) }
+        var generation = 0
+        while true {
+            let outcome: Outcome
+            do {
+                let settings = try options.loadSettings()
+                // Check every required value before the database file is created.
+                try CohortApplication.validateForServe(settings)
+                let rules = try options.loadRules()
+                let campaigns = try options.loadCampaignRules(rules)
+                var dependencies = try AppDependencies.live(settings: settings, rules: rules, campaigns: campaigns, logger: logger)
+                dependencies.configDirectory = options.configDirectory
+                dependencies.reload = reload
+                if let database = dependencies.database {
+                    try await ConfigRecorder.record(
+                        database, settings, options: options, action: generation == 0 ? "config.apply" : "config.reload", actor: "serve")
+                }
+                let app = try CohortApplication.build(dependencies, logger: logger)
+                logger.info(
+                    generation == 0 ? "cohort serving" : "cohort serving with the reloaded config",
+                    metadata: ["host": "\(settings.server.host)", "port": "\(settings.server.port)", "database": "\(settings.database.path)"])
+                let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                let requests = reload.stream()
+                let directory = options.configDirectory
+                outcome = await withTaskGroup(of: Outcome.self) { tasks in
+                    tasks.addTask {
+                        do {
+                            try await group.run()
+                            return .stopped
+                        } catch {
+                            return .failed(error)
+                        }
+                    }
+                    tasks.addTask {
+                        for await _ in requests {
+                            let issues = ConfigLoader(directory: directory).check()
+                            if issues.isEmpty { return .reload }
+                            Counter(label: "cohort_config_reloads_total", dimensions: [("result", "refused")]).increment()
+                            logger.error("config reload refused; the running config stays", metadata: ["problems": "\(issues.count)"])
+                            for issue in issues { logger.error("\(issue.description)") }
+                        }
+                        return .stopped
+                    }
+                    let first = await tasks.next() ?? .stopped
+                    if case .reload = first {
+                        // Only the services are left: let them drain, never cancel them.
+                        await group.triggerGracefulShutdown()
+                        if case .failed(let error)? = await tasks.next() { return .failed(error) }
+                        return .reload
+                    }
+                    tasks.cancelAll()
+                    while await tasks.next() != nil {}
+                    return first
+                }
+            } catch let error as StartupError {
+                printError("cohort serve: \(error)")
+                throw ExitCode(1)
+            } catch let error as StoreError {
+                printError("cohort serve: \(error)")
+                throw ExitCode(1)
             }
-            for issue in issues { print(issue.description) }
-            throw ExitCode(1)
+            switch outcome {
+            case .stopped: return
+            case .failed(let error): throw error
+            case .reload:
+                Counter(label: "cohort_config_reloads_total", dimensions: [("result", "applied")]).increment()
+                generation += 1
+            }
         }
     }
 }

@@ -18,11 +18,13 @@ public struct AdminServices: Sendable {
     /// For withdrawing tasks when a campaign is cancelled.
     public var client: WeComClient?
     public var configDirectory: String
+    public var reload: ReloadSignal?
 
     public init(
         settings: CohortSettings, database: CohortDatabase, inbox: any InboxRepository, grading: GradingRules?, desk: CampaignDesk?,
-        client: WeComClient?, configDirectory: String
+        client: WeComClient?, configDirectory: String, reload: ReloadSignal? = nil
     ) {
+        self.reload = reload
         self.settings = settings
         self.database = database
         self.inbox = inbox
@@ -81,6 +83,7 @@ struct AdminAPI: Sendable {
         (.get, "/api/v1/welcome"),
         (.get, "/api/v1/config/check"),
         (.get, "/api/v1/config/history"),
+        (.post, "/api/v1/config/reload"),
     ]
 
     let services: AdminServices?
@@ -300,6 +303,20 @@ struct AdminAPI: Sendable {
                 return try APIResponse.json(history.map {
                     ConfigVersionDocument(id: $0.id, version: $0.version, applied_at: formatter.string(from: Date(timeIntervalSince1970: Double($0.appliedAt))))
                 })
+            }
+        case (.post, "/api/v1/config/reload"):
+            return { _, _ in
+                let services = try need(services, noStore)
+                let issues = ConfigLoader(directory: services.configDirectory).check()
+                guard issues.isEmpty else {
+                    try await services.audit("config.reload_refused", services.configDirectory, "\(issues.count) problems")
+                    return try APIResponse.json(
+                        ConfigCheckDocument(directory: services.configDirectory, ok: false, issues: issues.map(\.description)), status: .unprocessableContent)
+                }
+                guard let reload = services.reload, reload.request() else {
+                    throw APIProblem(status: .serviceUnavailable, message: "this process does not reload its config (only cohort serve does)")
+                }
+                return try APIResponse.json(["status": "reloading", "directory": services.configDirectory], status: .accepted)
             }
         default:
             preconditionFailure("no handler for \(method.rawValue) \(path)")

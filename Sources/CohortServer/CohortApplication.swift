@@ -52,6 +52,8 @@ public struct AppDependencies: Sendable {
     public var platformClient: WeComClient?
     /// Where the admin API checks the config.
     public var configDirectory = "Config"
+    /// Where `POST /api/v1/config/reload` sends its request (nil: reloading is not offered).
+    public var reload: ReloadSignal?
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -233,7 +235,7 @@ public enum CohortApplication {
             }
             admin = AdminServices(
                 settings: settings, database: database, inbox: dependencies.inbox, grading: grading, desk: desk, client: dependencies.platformClient,
-                configDirectory: dependencies.configDirectory)
+                configDirectory: dependencies.configDirectory, reload: dependencies.reload)
         }
         AdminAPI(services: admin, interactions: interactionsController, logger: logger)
             .register(on: router, adminToken: settings.secrets.adminToken, ingestToken: settings.secrets.ingestToken)

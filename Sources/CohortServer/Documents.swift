@@ -160,3 +160,40 @@ extension CampaignDesk {
             excludes: segment.spec.exclude.map(\.name), size: members.count, sample: Array(shown))
     }
 }
+
+/// A segment under two configs: who enters and who leaves.
+public struct SegmentChange: Encodable, Sendable {
+    public var name: String
+    public var status: String
+    public var before: Int
+    public var after: Int
+    public var entering: Int
+    public var leaving: Int
+    public var entering_sample: [String]
+    public var leaving_sample: [String]
+}
+
+extension CampaignDesk {
+    /// Every segment of either snapshot, with its members before and after.
+    public static func segmentChanges(now: SegmentSnapshot, before: SegmentSnapshot?) -> [SegmentChange] {
+        var rows: [SegmentChange] = []
+        var names = now.segments.segments.map(\.name)
+        for name in before?.segments.segments.map(\.name) ?? [] where !names.contains(name) { names.append(name) }
+        func members(_ snapshot: SegmentSnapshot?, _ name: String) -> Set<String> {
+            guard let snapshot, let index = snapshot.segments.index(of: name) else { return [] }
+            return Set(snapshot.membership.members(of: index).map { snapshot.population.contacts[$0].externalUserID })
+        }
+        for name in names {
+            let current = members(now, name)
+            let old = members(before, name)
+            let entering = current.subtracting(old).sorted()
+            let leaving = old.subtracting(current).sorted()
+            let status = now.segments.index(of: name) == nil ? "removed" : (before?.segments.index(of: name) == nil ? "new" : "kept")
+            rows.append(
+                SegmentChange(
+                    name: name, status: status, before: old.count, after: current.count, entering: entering.count, leaving: leaving.count,
+                    entering_sample: Array(entering.prefix(5)), leaving_sample: Array(leaving.prefix(5))))
+        }
+        return rows
+    }
+}

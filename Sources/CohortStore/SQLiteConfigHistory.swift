@@ -57,4 +57,34 @@ public struct SQLiteConfigHistory: Sendable {
             ).map { AppliedConfig(id: $0[0], version: $0[1], appliedAt: $0[2], files: [:]) }
         }
     }
+
+    /// One applied set by its id, or by a version (or a unique prefix of one, newest first).
+    public func find(_ reference: String) async throws -> AppliedConfig? {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            let row: Row?
+            if let id = Int64(reference) {
+                row = try Row.fetchOne(
+                    db, sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? AND id = ?", arguments: [corpID, id])
+            } else {
+                row = try Row.fetchOne(
+                    db, sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? AND version LIKE ? ORDER BY id DESC LIMIT 1",
+                    arguments: [corpID, reference + "%"])
+            }
+            guard let row else { return nil }
+            let files = (try? JSONDecoder().decode([String: String].self, from: Data((row[3] as String).utf8))) ?? [:]
+            return AppliedConfig(id: row[0], version: row[1], appliedAt: row[2], files: files)
+        }
+    }
+
+    /// Every applied set with its files, oldest first.
+    public func all() async throws -> [AppliedConfig] {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? ORDER BY id", arguments: [corpID]).map {
+                let files = (try? JSONDecoder().decode([String: String].self, from: Data(($0[3] as String).utf8))) ?? [:]
+                return AppliedConfig(id: $0[0], version: $0[1], appliedAt: $0[2], files: files)
+            }
+        }
+    }
 }

@@ -121,7 +121,7 @@ import Yams
             for (method, operation) in operations {
                 documented.insert("\(method) \(path)")
                 let responses = (operation as? [String: Any])?["responses"] as? [String: Any]
-                #expect(responses?["200"] != nil, "\(method) \(path) documents its 200 answer")
+                #expect(responses?.keys.contains { $0.hasPrefix("2") } == true, "\(method) \(path) documents its success answer")
             }
         }
         let served = Set(CohortRoutes.all.map { "\($0.method) \($0.path)" })
