@@ -30,6 +30,11 @@ status=$(curl -s -o api.json -w '%{http_code}' -X POST -H "Authorization: Bearer
 sleep 0.5
 [ "$(versions)" = 1 ] || fail "a refused set was recorded"
 curl -fsS "http://127.0.0.1:$PORT/healthz" > /dev/null || fail "serve stopped after a refused reload"
+kill -HUP $SERVE
+for _ in $(seq 50); do "$COHORT" alerts --json | grep -q config_reload_failed && break; sleep 0.1; done
+"$COHORT" alerts --json | grep -q config_reload_failed || fail "a SIGHUP with broken files raised no alert"
+[ "$(versions)" = 1 ] || fail "a set refused on SIGHUP was recorded"
+curl -fsS "http://127.0.0.1:$PORT/healthz" > /dev/null || fail "serve stopped after a refused SIGHUP"
 
 cp tags.good Config/tags.yaml
 sed -i 's/高价值/高价值客户/' Config/tags.yaml

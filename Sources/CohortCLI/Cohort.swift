@@ -18,7 +18,7 @@ struct Cohort: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
             GradesCommand.self, TagsCommand.self, RulesCommand.self, SegmentsCommand.self, CampaignCommand.self, OptOutCommand.self,
-            ConfigCommand.self, InboxCommand.self, AuditCommand.self, BackupCommand.self,
+            ConfigCommand.self, InboxCommand.self, AuditCommand.self, AlertsCommand.self, BackupCommand.self,
         ])
 }
 
@@ -103,6 +103,7 @@ struct Serve: AsyncParsableCommand {
                     metadata: ["host": "\(settings.server.host)", "port": "\(settings.server.port)", "database": "\(settings.database.path)"])
                 let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 let requests = reload.stream()
+                let alerts = dependencies.alerts
                 let directory = options.configDirectory
                 outcome = await withTaskGroup(of: Outcome.self) { tasks in
                     tasks.addTask {
@@ -120,6 +121,10 @@ struct Serve: AsyncParsableCommand {
                             Counter(label: "cohort_config_reloads_total", dimensions: [("result", "refused")]).increment()
                             logger.error("config reload refused; the running config stays", metadata: ["problems": "\(issues.count)"])
                             for issue in issues { logger.error("\(issue.description)") }
+                            _ = try? await alerts?.raise(
+                                .configReloadFailed, subject: directory,
+                                message: "config reload refused, the running config stays: " + issues.map(\.description).joined(separator: "; "),
+                                at: Int64(Date().timeIntervalSince1970), quiet: 0)
                         }
                         return .stopped
                     }

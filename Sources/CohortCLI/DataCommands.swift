@@ -92,3 +92,31 @@ struct AuditCommand: AsyncParsableCommand {
             rows: entries.map { [formatter.string(from: Date(timeIntervalSince1970: Double($0.at))), $0.actor, $0.action, $0.subject, $0.detail] }))
     }
 }
+
+struct AlertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alerts",
+        abstract: "What needs a person: dead-lettered events, campaigns that paused themselves, platform setup errors, refused reloads.")
+
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "At most this many, newest first.") var limit = 50
+    @Flag(help: "JSON instead of a table.") var json = false
+
+    func run() async throws {
+        let settings = try options.loadSettings()
+        let database = try options.openDatabase(settings)
+        let alerts = try await SQLiteAlertRepository(database: database, corpID: settings.platform.corpID).alerts(limit: limit)
+        if json {
+            print(try prettyJSON(alerts))
+            return
+        }
+        if alerts.isEmpty { print("no alerts") }
+        let formatter = ISO8601DateFormatter()
+        print(TextTable.render(
+            header: ["RAISED", "KIND", "SUBJECT", "DELIVERY", "MESSAGE"],
+            rows: alerts.map { alert in
+                let delivery = alert.deliveredAt == nil ? "pending" : (alert.deliveryError.map { "failed: \($0)" } ?? "sent")
+                return [formatter.string(from: Date(timeIntervalSince1970: Double(alert.raisedAt))), alert.kind.rawValue, alert.subject, delivery, alert.message]
+            }))
+    }
+}

@@ -134,6 +134,21 @@ public struct ConfigLoader: Sendable {
         if let value = sync.int("concurrency", in: 1...64) { settings.sync.concurrency = value }
         sync.finish()
 
+        let alerts = root.mapping("alerts")
+        settings.alerts.staff = alerts.stringList("staff")
+        if let value = alerts.int("agent_id", in: 1...Int(Int32.max)) { settings.alerts.agentID = value }
+        if let url = alerts.string("webhook_url") {
+            if let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil {
+                settings.alerts.webhookURL = url
+            } else {
+                root.issues.add("alerts.webhook_url must be an http(s) URL, not \"\(url)\"", at: alerts.node("webhook_url")?.mark)
+            }
+        }
+        if !settings.alerts.staff.isEmpty, settings.alerts.agentID == nil {
+            root.issues.add("alerts.staff needs alerts.agent_id: the app that sends the message", at: alerts.node("staff")?.mark)
+        }
+        alerts.finish()
+
         let logging = root.mapping("logging")
         if let level = logging.choice("level", of: LoggingSettings.Level.self) { settings.logging.level = level }
         if let format = logging.choice("format", of: LoggingSettings.Format.self) { settings.logging.format = format }
@@ -165,6 +180,7 @@ public struct ConfigLoader: Sendable {
             if let problem = Self.apiBaseProblem(apiBase) { issue("WECOM_API_BASE", problem) } else { settings.platform.apiBase = apiBase }
         }
         if let path = value("COHORT_DATABASE") { settings.database.path = path }
+        if let url = value("COHORT_ALERT_WEBHOOK") { settings.alerts.webhookURL = url }
         if let host = value("COHORT_HTTP_HOST") { settings.server.host = host }
         if let port = value("COHORT_HTTP_PORT") {
             if let number = Int(port), (0...65535).contains(number) { settings.server.port = number } else {

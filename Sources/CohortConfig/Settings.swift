@@ -8,6 +8,7 @@ public struct CohortSettings: Sendable {
     public var inbox = InboxSettings()
     public var sync = SyncSettings()
     public var logging = LoggingSettings()
+    public var alerts = AlertSettings()
     /// Secrets, from environment variables only.
     public var secrets = Secrets()
 
@@ -49,6 +50,18 @@ public struct PlatformSettings: Sendable, Hashable {
     public var perHourLimit = 150_000
     /// `platform.staff_names`: display names for staff whose names the app may not read.
     public var staffNames: [String: String] = [:]
+
+    public init() {}
+}
+
+/// Where alerts go: staff members as a WeCom application message, and/or a webhook.
+public struct AlertSettings: Sendable, Hashable {
+    /// `alerts.staff`: userids who receive alerts as an application message (needs `agent_id`).
+    public var staff: [String] = []
+    /// `alerts.agent_id`: the AgentId of the self-built app whose secret is WECOM_SECRET.
+    public var agentID: Int?
+    /// `alerts.webhook_url`, env `COHORT_ALERT_WEBHOOK`: POSTed one JSON object per alert.
+    public var webhookURL: String?
 
     public init() {}
 }

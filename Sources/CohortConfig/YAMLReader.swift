@@ -93,6 +93,24 @@ final class MappingReader {
         MappingReader(node(key), path: qualified(key), issues: issues)
     }
 
+    /// A list of strings (`[a, b]` or one per line).
+    func stringList(_ key: String) -> [String] {
+        guard let node = node(key) else { return [] }
+        guard case .sequence(let items) = node else {
+            issues.add("\(qualified(key)) must be a list of strings, not \(describe(node))", at: node.mark)
+            return []
+        }
+        var result: [String] = []
+        for item in items {
+            if case .scalar(let scalar) = item, !scalar.string.isEmpty {
+                result.append(scalar.string)
+            } else {
+                issues.add("\(qualified(key)) must be a list of strings, not \(describe(item))", at: item.mark)
+            }
+        }
+        return result
+    }
+
     func string(_ key: String) -> String? {
         guard let node = node(key) else { return nil }
         guard case .scalar(let scalar) = node else {

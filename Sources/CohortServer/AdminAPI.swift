@@ -81,6 +81,7 @@ struct AdminAPI: Sendable {
         (.post, "/api/v1/optouts"),
         (.delete, "/api/v1/optouts/{id}"),
         (.get, "/api/v1/welcome"),
+        (.get, "/api/v1/alerts"),
         (.get, "/api/v1/config/check"),
         (.get, "/api/v1/config/history"),
         (.post, "/api/v1/config/reload"),
@@ -287,6 +288,12 @@ struct AdminAPI: Sendable {
             return { request, _ in
                 let services = try need(services, noStore)
                 return try APIResponse.json(try await services.ledger.recentWelcomeAttempts(limit: try integer(request, "limit", default: 100)))
+            }
+        case (.get, "/api/v1/alerts"):
+            return { request, _ in
+                let services = try need(services, noStore)
+                return try APIResponse.json(
+                    try await SQLiteAlertRepository(database: services.database, corpID: services.corpID).alerts(limit: try integer(request, "limit", default: 100)))
             }
         case (.get, "/api/v1/config/check"):
             return { _, _ in

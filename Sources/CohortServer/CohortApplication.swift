@@ -54,6 +54,8 @@ public struct AppDependencies: Sendable {
     public var configDirectory = "Config"
     /// Where `POST /api/v1/config/reload` sends its request (nil: reloading is not offered).
     public var reload: ReloadSignal?
+    /// Raised alerts; delivered by the alert service when set.
+    public var alerts: (any AlertRepository)?
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -98,6 +100,7 @@ public struct AppDependencies: Sendable {
             if let campaigns, let grading = rules {
                 let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
                 dispatcher = CampaignDispatcher(client: client, ledger: ledger, config: campaigns.config, logger: logger)
+                dispatcher?.alerts = SQLiteAlertRepository(database: database, corpID: settings.platform.corpID)
                 poller = CampaignResultPoller(client: client, ledger: ledger, settings: campaigns.config.dispatch, logger: logger)
                 let sender = WelcomeSender(
                     client: client, directory: Platform.directory(database, settings), grading: grading, rules: campaigns,
@@ -118,6 +121,7 @@ public struct AppDependencies: Sendable {
         dependencies.welcomeLane = lane
         dependencies.campaignRules = campaigns
         dependencies.platformClient = platformClient
+        dependencies.alerts = SQLiteAlertRepository(database: database, corpID: settings.platform.corpID)
         return dependencies
     }
 
@@ -244,10 +248,11 @@ public enum CohortApplication {
             now: dependencies.now
         ).register(on: router)
 
-        let processor = InboxProcessor(
+        var processor = InboxProcessor(
             repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,
             pollInterval: .milliseconds(settings.inbox.pollIntervalMilliseconds), batchSize: settings.inbox.batchSize,
             doorbell: doorbell, logger: logger, parse: { try CallbackXML.parseMessage($0) }, now: dependencies.now)
+        processor.alerts = dependencies.alerts
 
         var services: [any Service] = dependencies.runsInboxProcessor ? [processor] : []
         if let database = dependencies.database {
@@ -260,6 +265,10 @@ public enum CohortApplication {
             services.append(GradingScheduleService(grader: grader, logger: logger))
         }
         if let lane = dependencies.welcomeLane { services.append(lane) }
+        if let alerts = dependencies.alerts, dependencies.runsInboxProcessor {
+            services.append(
+                AlertService(alerts: alerts, settings: settings.alerts, client: dependencies.platformClient, transport: URLSessionTransport(), logger: logger))
+        }
         if let dispatcher = dependencies.campaignDispatcher {
             services.append(CampaignDispatchService(dispatcher: dispatcher, interval: dependencies.dispatchInterval, logger: logger))
         }

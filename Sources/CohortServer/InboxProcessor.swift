@@ -17,6 +17,8 @@ public struct InboxProcessor: Service {
     public let batchSize: Int
     public let doorbell: Doorbell
     public let logger: Logger
+    /// Where dead-lettered events are reported.
+    public var alerts: (any AlertRepository)?
     private let parse: @Sendable (String) throws -> CallbackFields
     private let now: @Sendable () -> Date
 
@@ -71,6 +73,12 @@ public struct InboxProcessor: Service {
         try await repository.resolve(outcomes)
         for outcome in outcomes {
             Counter(label: "cohort_inbox_handled_total", dimensions: [("result", outcome.resolution.metricName)]).increment()
+            if case .dead(let error, let attempts, let at) = outcome.resolution {
+                _ = try? await alerts?.raise(
+                    .deadLetter, subject: "inbox \(outcome.id)",
+                    message: "inbox event \(outcome.id) failed \(attempts) times and was dead-lettered: \(error); fix the cause, then `cohort inbox replay \(outcome.id)`",
+                    at: Int64(at.timeIntervalSince1970))
+            }
         }
         return due.count
     }

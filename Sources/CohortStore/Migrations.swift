@@ -412,6 +412,23 @@ enum Migrations {
                     END;
                     """)
         }
+        migrator.registerMigration("2026-12-03-alerts") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE alerts (
+                        id INTEGER PRIMARY KEY,
+                        corp_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        raised_at INTEGER NOT NULL,
+                        delivered_at INTEGER,
+                        delivery_error TEXT
+                    );
+                    CREATE INDEX alerts_by_subject ON alerts (corp_id, kind, subject, raised_at);
+                    CREATE INDEX alerts_undelivered ON alerts (corp_id, id) WHERE delivered_at IS NULL;
+                    """)
+        }
         return migrator
     }
 }

@@ -40,6 +40,8 @@ public struct CampaignDispatcher: Sendable {
     public var now: @Sendable () -> Date
     public var sleep: @Sendable (Double) async throws -> Void
     public var logger: Logger
+    /// Where a campaign that pauses itself is reported for a person to look at.
+    public var alerts: (any AlertRepository)?
     /// Resolves a campaign's attachments (uploading images) once per dispatcher.
     private let attachments: AttachmentCache
 
@@ -135,6 +137,7 @@ public struct CampaignDispatcher: Sendable {
         logger.warning("campaign paused itself", metadata: ["campaign": "\(campaign)", "reason": "\(reason)"])
         try await ledger.setState(campaign, .paused, reason: reason, at: seconds)
         report.paused[campaign] = reason
+        _ = try? await alerts?.raise(.campaignPaused, subject: campaign, message: "campaign \(campaign) paused itself: \(reason); resume it with `cohort campaign resume \(campaign)` once the cause is fixed", at: seconds)
     }
 
     /// One call; the error when it failed (for the error rate and the pause reason).

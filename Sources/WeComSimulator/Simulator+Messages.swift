@@ -26,6 +26,13 @@ public struct SimTask: Sendable, Hashable {
     public var cancelled: Bool
 }
 
+/// An application message (message/send) the platform took.
+public struct SimApplicationMessage: Codable, Sendable, Hashable {
+    public var touser: [String]
+    public var agentid: Int
+    public var text: String
+}
+
 /// A welcome message the platform took.
 public struct SimWelcomeMessage: Codable, Sendable, Hashable {
     public var userid: String
@@ -318,5 +325,25 @@ extension WeComSimulator {
         welcomeCodes[code]?.used = true
         welcomes.append(SimWelcomeMessage(userid: welcome.userid, external_userid: welcome.externalUserID, text: text, attachments: attachments.count))
         return Self.answer(Empty())
+    }
+
+    /// `message/send` (text only): an app message to staff members; unknown userids come back in
+    /// `invaliduser` (docs/wecom-api-additions.md).
+    func sendApplicationMessage(_ request: SimulatorRequest, _ at: Date) throws(APIFailure) -> Answer {
+        let body = try Self.object(request)
+        guard try body.string("msgtype") == "text" else { throw Self.fail(40008, "invalid message type") }
+        guard let agentID = body["agentid"] as? Int, agentID > 0 else { throw Self.fail(40056, "invalid agentid") }
+        let text = try (body["text"] as? [String: Any])?.string("content") ?? ""
+        guard !text.isEmpty else { throw Self.fail(41016, "missing content") }
+        let users = (try body.string("touser") ?? "").split(separator: "|").map(String.init)
+        guard !users.isEmpty else { throw Self.fail(40031, "invalid userid list") }
+        let valid = users.filter { corp.staffMember($0) != nil }
+        let invalid = users.filter { corp.staffMember($0) == nil }
+        applicationMessages.append(SimApplicationMessage(touser: valid, agentid: agentID, text: text))
+        return Self.answer(ApplicationMessageAnswer(invaliduser: invalid.joined(separator: "|")))
+    }
+
+    private struct ApplicationMessageAnswer: Encodable {
+        var invaliduser: String
     }
 }

@@ -101,6 +101,8 @@ public actor WeComSimulator {
     var welcomeCodes: [String: WelcomeCode] = [:]
     /// Welcome messages taken, in order.
     public internal(set) var welcomes: [SimWelcomeMessage] = []
+    /// Application messages (message/send) taken, in order.
+    public internal(set) var applicationMessages: [SimApplicationMessage] = []
     var media: [String: Int64] = [:]
     public internal(set) var callbacks: [SimulatorCallbackDelivery] = []
     var callbackSender: CallbackSender?
@@ -231,7 +233,7 @@ public actor WeComSimulator {
         "externalcontact/mark_tag", "externalcontact/add_msg_template", "externalcontact/get_groupmsg_list_v2",
         "externalcontact/get_groupmsg_task", "externalcontact/get_groupmsg_send_result",
         "externalcontact/remind_groupmsg_send", "externalcontact/cancel_groupmsg_send",
-        "externalcontact/send_welcome_msg",
+        "externalcontact/send_welcome_msg", "message/send",
     ]
 
     func dispatch(_ request: SimulatorRequest, at: Date) throws(APIFailure) -> Answer {
@@ -254,6 +256,7 @@ public actor WeComSimulator {
         case "externalcontact/remind_groupmsg_send": try remindGroupMessage(request, at)
         case "externalcontact/cancel_groupmsg_send": try cancelGroupMessage(request, at)
         case "externalcontact/send_welcome_msg": try sendWelcomeMessage(request, at)
+        case "message/send": try sendApplicationMessage(request, at)
         default: throw Self.fail(-1)
         }
     }

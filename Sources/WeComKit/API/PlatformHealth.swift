@@ -10,6 +10,8 @@ public enum PlatformHealth {
         /// The last time a call got no answer (connection refused, timeout).
         public var lastUnreachable: Date?
         public var lastError: String?
+        /// The last answer saying Cohort's setup is wrong (48002, 60020, 40001, ...), if any.
+        public var configurationError: ConfigurationError?
 
         /// Unknown (nil) until the first call; false when the last call got no answer.
         public var reachable: Bool? {
@@ -22,12 +24,26 @@ public enum PlatformHealth {
         }
     }
 
+    /// An errcode that needs an administrator, not a retry.
+    public struct ConfigurationError: Sendable, Hashable {
+        public var endpoint: String
+        public var errcode: Int
+        public var at: Date
+    }
+
+    /// Errcodes that mean the corp, secret, app permissions or trusted IPs are wrong.
+    public static let configurationErrcodes: Set<Int> = [40001, 40013, 41004, 40056, 48002, 60011, 60020]
+
     private static let state = Mutex(Snapshot())
 
     public static var snapshot: Snapshot { state.withLock { $0 } }
 
     static func answered(at time: Date) {
         state.withLock { $0.lastAnswer = time }
+    }
+
+    static func configurationError(_ errcode: Int, endpoint: String, at time: Date) {
+        state.withLock { $0.configurationError = ConfigurationError(endpoint: endpoint, errcode: errcode, at: time) }
     }
 
     static func unreachable(at time: Date, error: String) {

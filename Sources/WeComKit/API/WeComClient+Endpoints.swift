@@ -94,4 +94,27 @@ extension WeComClient {
     public func sendWelcomeMessage(_ request: WelcomeMessageRequest) async throws(PlatformError) {
         _ = try await post("externalcontact/send_welcome_msg", body: request, as: EmptyResponse.self)
     }
+
+    /// `message/send`: a text message from an application to staff members (docs/wecom-api-additions.md).
+    /// Returns the userids the platform did not deliver to (`invaliduser`).
+    @discardableResult
+    public func sendApplicationMessage(to userIDs: [String], agentID: Int, text: String) async throws(PlatformError) -> [String] {
+        let answer = try await post(
+            "message/send",
+            body: ApplicationMessageRequest(touser: userIDs.joined(separator: "|"), msgtype: "text", agentid: agentID, text: MessageText(content: text)),
+            as: ApplicationMessageResponse.self)
+        return (answer.invaliduser ?? "").split(separator: "|").map(String.init)
+    }
+}
+
+/// `message/send` with a text body.
+public struct ApplicationMessageRequest: Codable, Sendable, Hashable {
+    public var touser: String
+    public var msgtype: String
+    public var agentid: Int
+    public var text: MessageText
+}
+
+public struct ApplicationMessageResponse: Decodable, Sendable, Hashable {
+    public var invaliduser: String?
 }

@@ -143,7 +143,9 @@ public final class WeComClient: Sendable {
         do {
             token = try await tokens.current()
         } catch {
-            return (.failure(Self.platformError(error, endpoint: "gettoken")), nil)
+            let failure = Self.platformError(error, endpoint: "gettoken")
+            Self.count("gettoken", outcome: Self.outcome(failure))
+            return (.failure(failure), nil)
         }
         try? await limiter?.acquire(path)
         calls.withLock { $0[path, default: 0] += 1 }
@@ -170,6 +172,9 @@ public final class WeComClient: Sendable {
             PlatformHealth.unreachable(at: Date(), error: "\(path): no answer")
         } else {
             PlatformHealth.answered(at: Date())
+            if let code = Int(outcome), PlatformHealth.configurationErrcodes.contains(code) {
+                PlatformHealth.configurationError(code, endpoint: path, at: Date())
+            }
         }
     }
 
