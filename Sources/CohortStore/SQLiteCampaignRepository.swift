@@ -58,29 +58,14 @@ public struct SQLiteCampaignRepository: CampaignRepository {
             // Many contacts: one pass over each table beats a query per contact by far.
             if externalUserIDs.count > 2_000 {
                 let wanted = Set(externalUserIDs)
-                var contacts: [String: Row] = [:]
                 let contactRows = try Row.fetchCursor(
                     db, sql: "SELECT external_userid, name, gender, type, corp_name FROM contacts WHERE corp_id = ?", arguments: [corpID])
                 while let row = try contactRows.next() {
-                    let id: String = row["external_userid"]
-                    if wanted.contains(id) { contacts[id] = row.copy() }
-                }
-                var relations: [String: [Row]] = [:]
-                let relationRows = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT external_userid, userid, remark, description, createtime FROM relations
-                        WHERE corp_id = ? AND ended_at IS NULL ORDER BY external_userid, userid
-                        """, arguments: [corpID])
-                while let row = try relationRows.next() {
-                    let id: String = row["external_userid"]
-                    if contacts[id] != nil { relations[id, default: []].append(row.copy()) }
-                }
-                var tags: [String: [(userid: String, tagID: String)]] = [:]
-                let tagRows = try Row.fetchCursor(db, sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ?", arguments: [corpID])
-                while let row = try tagRows.next() {
                     let id: String = row[0]
-                    if contacts[id] != nil { tags[id, default: []].append((row[1], row[2])) }
+                    guard wanted.contains(id) else { continue }
+                    result[id] = CampaignCandidate(
+                        externalUserID: id, name: row[1], gender: row[2], type: row[3], corpName: row[4], relations: [],
+                        grade: ContactGrade(externalUserID: id))
                 }
                 var last: [String: [String: Int64]] = [:]
                 let lastRows = try Row.fetchCursor(
@@ -91,10 +76,27 @@ public struct SQLiteCampaignRepository: CampaignRepository {
                         """, arguments: [corpID])
                 while let row = try lastRows.next() {
                     let id: String = row[0]
-                    if contacts[id] != nil { last[id, default: [:]][row[1]] = row[2] }
+                    if result[id] != nil { last[id, default: [:]][row[1]] = row[2] }
                 }
-                for (id, contact) in contacts {
-                    result[id] = candidate(id, contact: contact, relations: relations[id] ?? [], tags: tags[id] ?? [], last: last[id] ?? [:])
+                // Tags come with their relation, through the primary key of relation_tags.
+                let relationRows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT r.external_userid, r.userid, r.remark, r.description, r.createtime,
+                            (SELECT group_concat(t.tag_id, ',') FROM relation_tags t
+                             WHERE t.corp_id = r.corp_id AND t.external_userid = r.external_userid AND t.userid = r.userid)
+                        FROM relations r WHERE r.corp_id = ? AND r.ended_at IS NULL ORDER BY r.external_userid, r.userid
+                        """, arguments: [corpID])
+                while let row = try relationRows.next() {
+                    let id: String = row[0]
+                    guard result[id] != nil else { continue }
+                    let userid: String = row[1]
+                    let tagList: String? = row[5]
+                    let tags = tagList.map { $0.split(separator: ",").compactMap { tagNames[String($0)] } } ?? []
+                    result[id]!.relations.append(
+                        CandidateRelation(
+                            userID: userid, staffName: staffNames[userid] ?? nil, remark: row[2], description: row[3], createTime: row[4],
+                            lastInteraction: last[id]?[userid], tags: tags))
                 }
                 return result
             }

@@ -11,6 +11,9 @@ public struct PlainTextTemplate: Sendable {
     public let name: String
     /// Dotted names that must have a value for a message to render.
     public let requiredNames: [String]
+    /// The top-level names the template reads (`contact`, `staff`, ...): a message depends on
+    /// nothing else, so equal values there render equal text.
+    public let roots: Set<String>
     private let required: [[Substring]]
     private let template: MustacheTemplate
 
@@ -40,6 +43,7 @@ public struct PlainTextTemplate: Sendable {
         }
         template = parsed
         requiredNames = scanner.required
+        roots = scanner.roots
         required = scanner.required.map { $0.split(separator: ".") }
     }
 
@@ -72,6 +76,7 @@ struct TemplateScanner {
     let shape: TemplateShape
     var issues: [TemplateIssue] = []
     var required: [String] = []
+    var roots: Set<String> = []
     private var open = "{{"
     private var close = "}}"
     /// Open sections: name, the shape names resolve against inside it, where it opened.
@@ -212,8 +217,9 @@ struct TemplateScanner {
             return nil
         }
         let scopes = sections.reversed().compactMap(\.scope) + [shape]
-        for scope in scopes {
+        for (position, scope) in scopes.enumerated() {
             guard case .object(let children) = scope, var current = children[String(path[0])] else { continue }
+            if position == scopes.count - 1 { roots.insert(String(path[0])) }
             for step in path.dropFirst() {
                 guard case .object(let inner) = current, let next = inner[String(step)] else {
                     unknown(name, line: line, column: column)

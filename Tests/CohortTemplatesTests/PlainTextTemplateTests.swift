@@ -83,3 +83,34 @@ import Testing
         #expect(throws: Never.self) { try PlainTextTemplate(source: "{{! note }}{{=<% %>=}}<% grade.frequency %>", name: "t", shape: Self.shape) }
     }
 }
+
+/// Campaign messages render once per distinct set of values the template reads.
+struct CampaignMessageRendererTests {
+    static let shape = TemplateShape.campaignMessage(attributes: [])
+
+    static func context(name: String?, staff: String) -> MessageContext {
+        MessageContext(
+            campaign: "c",
+            candidate: CampaignCandidate(
+                externalUserID: "wm" + (name ?? "x"), name: name, relations: [CandidateRelation(userID: staff)],
+                grade: ContactGrade(externalUserID: "wm")),
+            sender: CandidateRelation(userID: staff, staffName: staff.uppercased()))
+    }
+
+    @Test func rootsAreTheTopLevelNamesATemplateReads() throws {
+        let template = try PlainTextTemplate(
+            source: "{{#staff.name}}{{staff.name}}{{/staff.name}}{{#tags}}{{name}}{{/tags}}", name: "t", shape: Self.shape)
+        #expect(template.roots == ["staff", "tags"])
+    }
+
+    @Test func equalValuesShareARenderAndDifferentValuesNever() throws {
+        let byStaff = CampaignMessageRenderer(templates: [try PlainTextTemplate(source: "{{staff.name}}", name: "s", shape: Self.shape)])
+        #expect(try byStaff.render(variant: 0, Self.context(name: "甲", staff: "u1")).get() == "U1")
+        #expect(try byStaff.render(variant: 0, Self.context(name: "乙", staff: "u1")).get() == "U1")
+        #expect(try byStaff.render(variant: 0, Self.context(name: "甲", staff: "u2")).get() == "U2")
+        let byName = CampaignMessageRenderer(templates: [try PlainTextTemplate(source: "{{contact.name}}好", name: "n", shape: Self.shape)])
+        #expect(try byName.render(variant: 0, Self.context(name: "甲", staff: "u1")).get() == "甲好")
+        #expect(try byName.render(variant: 0, Self.context(name: "乙", staff: "u1")).get() == "乙好")
+        #expect(throws: MessageRenderFailure.self) { try byName.render(variant: 0, Self.context(name: nil, staff: "u1")).get() }
+    }
+}
