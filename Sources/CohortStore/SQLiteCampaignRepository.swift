@@ -78,21 +78,37 @@ public struct SQLiteCampaignRepository: CampaignRepository {
                     let id: String = row[0]
                     if result[id] != nil { last[id, default: [:]][row[1]] = row[2] }
                 }
-                // Tags come with their relation, through the primary key of relation_tags.
+                // Relations and their tags in the same key order, merged in one pass each.
                 let relationRows = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT r.external_userid, r.userid, r.remark, r.description, r.createtime,
-                            (SELECT group_concat(t.tag_id, ',') FROM relation_tags t
-                             WHERE t.corp_id = r.corp_id AND t.external_userid = r.external_userid AND t.userid = r.userid)
-                        FROM relations r WHERE r.corp_id = ? AND r.ended_at IS NULL ORDER BY r.external_userid, r.userid
+                        SELECT external_userid, userid, remark, description, createtime FROM relations
+                        WHERE corp_id = ? AND ended_at IS NULL ORDER BY external_userid, userid
                         """, arguments: [corpID])
+                let tagRows = try Row.fetchCursor(
+                    db, sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ? ORDER BY external_userid, userid, tag_id",
+                    arguments: [corpID])
+                var pendingTag: (id: String, userid: String, tag: String)?
+                func nextTag() throws -> (id: String, userid: String, tag: String)? {
+                    guard let row = try tagRows.next() else { return nil }
+                    return (row[0], row[1], row[2])
+                }
+                pendingTag = try nextTag()
                 while let row = try relationRows.next() {
                     let id: String = row[0]
-                    guard result[id] != nil else { continue }
                     let userid: String = row[1]
-                    let tagList: String? = row[5]
-                    let tags = tagList.map { $0.split(separator: ",").compactMap { tagNames[String($0)] } } ?? []
+                    var tags: [TagName] = []
+                    // Skip tags of relations before this one (ended relations, or contacts not wanted).
+                    // SQLite orders by bytes: compare the same way.
+                    func before(_ tag: (id: String, userid: String, tag: String)) -> Bool {
+                        tag.id == id ? tag.userid.utf8.lexicographicallyPrecedes(userid.utf8) : tag.id.utf8.lexicographicallyPrecedes(id.utf8)
+                    }
+                    while let tag = pendingTag, before(tag) { pendingTag = try nextTag() }
+                    while let tag = pendingTag, tag.id == id, tag.userid == userid {
+                        if let name = tagNames[tag.tag] { tags.append(name) }
+                        pendingTag = try nextTag()
+                    }
+                    guard result[id] != nil else { continue }
                     result[id]!.relations.append(
                         CandidateRelation(
                             userID: userid, staffName: staffNames[userid] ?? nil, remark: row[2], description: row[3], createTime: row[4],
@@ -471,6 +487,20 @@ public struct SQLiteCampaignRepository: CampaignRepository {
             return try Self.tasks(
                 db, where: "t.corp_id = ? AND t.campaign = ? AND t.state = 'created' AND t.final = 0 AND coalesce(t.member_status, 0) <> 2",
                 arguments: [corpID, name], recipientStates: ["task_created"])
+        }
+    }
+
+    public func skipRemaining(_ name: String, reason: String, detail: String, at: Int64) async throws {
+        let corpID = self.corpID
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE campaign_recipients SET state = 'excluded', reason = ?, detail = ?, updated_at = ?
+                    WHERE corp_id = ? AND campaign = ? AND state = 'planned'
+                    """, arguments: [reason, detail, at, corpID, name])
+            try db.execute(
+                sql: "UPDATE campaign_tasks SET state = 'cancelled', final = 1 WHERE corp_id = ? AND campaign = ? AND state = 'pending'",
+                arguments: [corpID, name])
         }
     }
 

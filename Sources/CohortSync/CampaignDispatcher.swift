@@ -98,7 +98,9 @@ public struct CampaignDispatcher: Sendable {
                             stopped.insert(task.campaign)
                             continue
                         case .skip:
-                            _ = try await ledger.cancel(task.campaign, at: seconds)
+                            try await ledger.skipRemaining(
+                                task.campaign, reason: ExclusionReason.quietHours.rawValue, detail: "quiet hours began before its task was created",
+                                at: seconds)
                             try await ledger.setState(task.campaign, .dispatched, reason: "quiet hours began; the rest was skipped", at: seconds)
                             stopped.insert(task.campaign)
                             continue

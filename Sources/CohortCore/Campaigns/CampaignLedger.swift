@@ -249,6 +249,9 @@ public protocol CampaignRepository: Sendable {
     /// Cancels pending tasks (their recipients become excluded `cancelled`); returns created
     /// tasks whose sender has not sent, for cancel_groupmsg_send.
     func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord]
+    /// Excludes every recipient not yet handed to the platform with `reason` and drops the
+    /// pending tasks, leaving the campaign's state alone (quiet hours that skip).
+    func skipRemaining(_ name: String, reason: String, detail: String, at: Int64) async throws
 
     func report(_ name: String) async throws -> CampaignReport?
     func recipients(_ name: String) async throws -> [CampaignRecipientRow]

@@ -361,6 +361,9 @@ public enum CampaignPlanner {
 
     /// The history entries that, with one more send at `at`, break the cap; nil when it holds.
     static func violation(of cap: FrequencyCap, history: [SendRecord], at: Int64, calendar: BusinessCalendar) -> [Int]? {
+        // Most contacts have no recent sends: one send breaks a cap only when it allows none,
+        // and there is no calendar arithmetic to do.
+        if history.isEmpty { return cap.daysInMonth || cap.max >= 1 ? nil : [] }
         switch cap.window {
         case .rollingDays(let days):
             let span = Int64(days) * 86_400
