@@ -46,6 +46,11 @@ for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/healthz" > /dev/null 2>
 curl -fsS "http://127.0.0.1:$PORT/healthz" > /dev/null || fail "serve did not come back after the reload"
 
 "$COHORT" config rollback 1 | grep -q "tags.yaml +1 -1" || fail "the rollback plan does not show what changes"
+api() { curl -fsS -H "Authorization: Bearer reload-test" "$@"; }
+api "http://127.0.0.1:$PORT/api/v1/config/plan" | python3 -c 'import json,sys; p=json.load(sys.stdin); assert p["files"] == [], p["files"]' \
+    || fail "GET /api/v1/config/plan does not show the files on disk as running"
+api -X POST "http://127.0.0.1:$PORT/api/v1/config/rollback/1" | python3 -c 'import json,sys; p=json.load(sys.stdin); assert p["files"] == ["tags.yaml +1 -1"], p' \
+    || fail "POST /api/v1/config/rollback/1 does not plan the rollback"
 grep -q "高价值客户" Config/tags.yaml || fail "a rollback without --apply wrote files"
 "$COHORT" config rollback 1 --apply > /dev/null
 grep -q "高价值客户" Config/tags.yaml && fail "the rollback did not restore the files"

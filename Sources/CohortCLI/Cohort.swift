@@ -18,7 +18,7 @@ struct Cohort: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, Serve.self, SyncCommand.self, ContactsCommand.self, ImportCommand.self, GradeCommand.self, ExplainCommand.self,
             GradesCommand.self, TagsCommand.self, RulesCommand.self, SegmentsCommand.self, CampaignCommand.self, OptOutCommand.self,
-            ConfigCommand.self, InboxCommand.self, AuditCommand.self, AlertsCommand.self, BackupCommand.self,
+            ConfigCommand.self, InboxCommand.self, AuditCommand.self, AlertsCommand.self, BackupCommand.self, RetentionCommand.self,
         ])
 }
 
@@ -92,6 +92,7 @@ struct Serve: AsyncParsableCommand {
                 let campaigns = try options.loadCampaignRules(rules)
                 var dependencies = try AppDependencies.live(settings: settings, rules: rules, campaigns: campaigns, logger: logger)
                 dependencies.configDirectory = options.configDirectory
+                dependencies.templatesDirectory = options.templatesDirectory
                 dependencies.reload = reload
                 if let database = dependencies.database {
                     try await ConfigRecorder.record(

@@ -46,7 +46,7 @@ struct ConfigCommand: AsyncParsableCommand {
             let settings = try options.loadSettings()
             let database = try options.openDatabase(settings)
             let applied = try await SQLiteConfigHistory(database: database, corpID: settings.platform.corpID).latest()
-            let plan = try await ConfigPlanner(options: options, settings: settings, database: database).plan(
+            let plan = try await ConfigPlanner(settings: settings, database: database, templatesDirectory: options.templatesDirectory).plan(
                 candidate: ConfigSet.read(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory),
                 running: applied.map { ConfigSet(files: $0.files) })
             print(json ? try prettyJSON(plan) : plan.text)
@@ -133,7 +133,7 @@ struct ConfigCommand: AsyncParsableCommand {
             }
             let running = try await history.latest()
             let set = ConfigSet(files: target.files)
-            let plan = try await ConfigPlanner(options: options, settings: settings, database: database).plan(
+            let plan = try await ConfigPlanner(settings: settings, database: database, templatesDirectory: options.templatesDirectory).plan(
                 candidate: set, running: running.map { ConfigSet(files: $0.files) })
             print(json ? try prettyJSON(plan) : "rolling back to \(target.id) (\(target.version))\n" + plan.text)
             guard apply else {
@@ -158,24 +158,15 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 }
 
-/// Records the files on disk as the applied config (when they differ from the last record) and
-/// writes the audit entry.
+/// Records the files on disk as the applied config, with an audit entry.
 enum ConfigRecorder {
     @discardableResult
     static func record(
         _ database: CohortDatabase, _ settings: CohortSettings, options: GlobalOptions, action: String, detail: String = "", actor: String = cliActor
     ) async throws -> Bool {
-        let set = ConfigSet.read(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory)
-        let history = SQLiteConfigHistory(database: database, corpID: settings.platform.corpID)
-        let previous = try await history.latest().map { ConfigSet(files: $0.files) }
-        let isNew = try await history.record(version: set.version, files: set.files, at: Int64(Date().timeIntervalSince1970))
-        if isNew {
-            let changes = set.changes(from: previous)
-            let summary = ([detail] + [changes.joined(separator: ", ")]).filter { !$0.isEmpty }.joined(separator: "; ")
-            try await SQLiteAuditLog(database: database, corpID: settings.platform.corpID).record(
-                AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: actor, action: action, subject: set.version, detail: summary))
-        }
-        return isNew
+        try await ConfigHistoryRecorder(database: database, corpID: settings.platform.corpID).record(
+            ConfigSet.read(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory), action: action, detail: detail,
+            actor: actor)
     }
 }
 
@@ -205,24 +196,7 @@ enum ServePID {
     }
 }
 
-/// What a config set would change against another: files, grades and tags, segments, audiences.
-struct ConfigPlan: Encodable {
-    struct Audience: Encodable {
-        var campaign: String
-        var segment: String
-        var before: Int?
-        var after: Int?
-    }
-
-    var candidate: String
-    var running: String?
-    var files: [String]
-    var grading: GradingPlanReport?
-    var grading_error: String?
-    var segments: [SegmentChange]
-    var campaign_audiences: [Audience]
-    var campaign_error: String?
-
+extension ConfigPlan {
     var text: String {
         var lines = ["config \(candidate) against the running \(running ?? "(none applied yet)")"]
         lines.append("files: " + (files.isEmpty ? "no change" : files.joined(separator: ", ")))
@@ -246,72 +220,5 @@ struct ConfigPlan: Encodable {
         }
         if let campaign_error { lines.append("segments and campaigns: the files do not load:\n\(campaign_error)") }
         return lines.joined(separator: "\n")
-    }
-}
-
-/// Plans a config set against another by loading each from a scratch directory.
-struct ConfigPlanner {
-    let options: GlobalOptions
-    let settings: CohortSettings
-    let database: CohortDatabase
-
-    func plan(candidate: ConfigSet, running: ConfigSet?) async throws -> ConfigPlan {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-config-plan-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        func materialize(_ set: ConfigSet, _ name: String) throws -> (config: String, templates: String) {
-            let config = scratch.appendingPathComponent(name + "/Config").path
-            let templates = scratch.appendingPathComponent(name + "/Templates").path
-            // Sets recorded before templates were recorded use the templates on disk.
-            if !set.files.keys.contains(where: { $0.hasPrefix("Templates/") }) {
-                try FileManager.default.createDirectory(atPath: templates, withIntermediateDirectories: true)
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: options.templatesDirectory)) ?? [] {
-                    try? FileManager.default.copyItem(atPath: options.templatesDirectory + "/" + name, toPath: templates + "/" + name)
-                }
-            }
-            try set.write(configDirectory: config, templatesDirectory: templates)
-            return (config, templates)
-        }
-        let next = try materialize(candidate, "candidate")
-        let before = try running.map { try materialize($0, "running") }
-        var plan = ConfigPlan(
-            candidate: candidate.version, running: running?.version, files: candidate.changes(from: running), segments: [], campaign_audiences: [])
-        let corpID = settings.platform.corpID
-        let repository = SQLiteGradingRepository(database: database, corpID: corpID)
-        let ledger = SQLiteCampaignRepository(database: database, corpID: corpID)
-        var nextGrading: GradingRules?
-        do {
-            let rules = try GradingLoader(directory: next.config).load()
-            nextGrading = rules
-            plan.grading = try await Grader(rules: rules, repository: repository).plan(callsPerHour: settings.callsPerHour)
-        } catch let error as ConfigError {
-            plan.grading_error = error.description
-        }
-        guard let nextGrading else { return plan }
-        do {
-            let nextRules = try CampaignLoader(directory: next.config, templatesDirectory: next.templates).load(grading: nextGrading)
-            let desk = CampaignDesk(grading: nextGrading, rules: nextRules, gradingRepository: repository, ledger: ledger)
-            let after = try await desk.snapshot()
-            var previous: SegmentSnapshot?
-            var previousRules: CampaignRules?
-            if let before, let grading = try? GradingLoader(directory: before.config).load(),
-                let rules = try? CampaignLoader(directory: before.config, templatesDirectory: before.templates).load(grading: grading)
-            {
-                previousRules = rules
-                previous = try await CampaignDesk(grading: grading, rules: rules, gradingRepository: repository, ledger: ledger).snapshot()
-            }
-            plan.segments = CampaignDesk.segmentChanges(now: after, before: previous)
-            var names = nextRules.config.campaigns.map(\.name)
-            for name in previousRules?.config.campaigns.map(\.name) ?? [] where !names.contains(name) { names.append(name) }
-            for name in names {
-                let spec = nextRules.config.campaign(named: name) ?? previousRules?.config.campaign(named: name)
-                let segment = spec?.segment.name ?? "-"
-                let was = previousRules?.config.campaign(named: name).flatMap { previous?.size(of: $0.segment.name) }
-                let will = nextRules.config.campaign(named: name).flatMap { after.size(of: $0.segment.name) }
-                plan.campaign_audiences.append(ConfigPlan.Audience(campaign: name, segment: segment, before: was, after: will))
-            }
-        } catch let error as ConfigError {
-            plan.campaign_error = error.description
-        }
-        return plan
     }
 }

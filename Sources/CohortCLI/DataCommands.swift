@@ -120,3 +120,25 @@ struct AlertsCommand: AsyncParsableCommand {
             }))
     }
 }
+
+struct RetentionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retention",
+        abstract: "Drop relations that ended and interactions older than the retention settings say (cohort serve does it daily).")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        let settings = try options.loadSettings()
+        guard settings.retention.isEnabled else {
+            print("retention is off: set retention.ended_relations_days and/or retention.interactions_days in cohort.yaml")
+            return
+        }
+        let database = try options.openDatabase(settings)
+        let report = try await SQLiteRetention(database: database, corpID: settings.platform.corpID).apply(
+            endedBefore: settings.retention.endedRelationsDays.map { Date().addingTimeInterval(-Double($0) * 86_400) },
+            interactionsBefore: settings.retention.interactionsDays.map { Date().addingTimeInterval(-Double($0) * 86_400) })
+        try await audit(database, settings, "retention.apply", "store", "dropped \(report.relations) ended relations, \(report.interactions) interactions")
+        print("dropped \(report.relations) ended relations and \(report.interactions) interactions")
+    }
+}

@@ -23,13 +23,6 @@ extension GlobalOptions {
     }
 }
 
-extension CohortSettings {
-    /// The platform write budget per hour: the tighter of the minute and hour limits.
-    var callsPerHour: Double {
-        min(Double(platform.perMinuteLimit) * 60, Double(platform.perHourLimit))
-    }
-}
-
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Import records from files.", subcommands: [Interactions.self])

@@ -132,6 +132,7 @@ public struct ConfigLoader: Sendable {
 
         let sync = root.mapping("sync")
         if let value = sync.int("concurrency", in: 1...64) { settings.sync.concurrency = value }
+        if let value = sync.int("interval_hours", in: 1...8_760) { settings.sync.intervalHours = value }
         sync.finish()
 
         let alerts = root.mapping("alerts")
@@ -148,6 +149,11 @@ public struct ConfigLoader: Sendable {
             root.issues.add("alerts.staff needs alerts.agent_id: the app that sends the message", at: alerts.node("staff")?.mark)
         }
         alerts.finish()
+
+        let retention = root.mapping("retention")
+        if let value = retention.int("ended_relations_days", in: 1...36_500) { settings.retention.endedRelationsDays = value }
+        if let value = retention.int("interactions_days", in: 1...36_500) { settings.retention.interactionsDays = value }
+        retention.finish()
 
         let logging = root.mapping("logging")
         if let level = logging.choice("level", of: LoggingSettings.Level.self) { settings.logging.level = level }

@@ -9,6 +9,7 @@ public struct CohortSettings: Sendable {
     public var sync = SyncSettings()
     public var logging = LoggingSettings()
     public var alerts = AlertSettings()
+    public var retention = RetentionSettings()
     /// Secrets, from environment variables only.
     public var secrets = Secrets()
 
@@ -66,9 +67,23 @@ public struct AlertSettings: Sendable, Hashable {
     public init() {}
 }
 
+/// How long data is kept; nil keeps it forever.
+public struct RetentionSettings: Sendable, Hashable {
+    /// `retention.ended_relations_days`: relations that ended longer ago are dropped.
+    public var endedRelationsDays: Int?
+    /// `retention.interactions_days`: interactions older than this are dropped.
+    public var interactionsDays: Int?
+
+    public init() {}
+
+    public var isEnabled: Bool { endedRelationsDays != nil || interactionsDays != nil }
+}
+
 public struct SyncSettings: Sendable, Hashable {
     /// `sync.concurrency`: batch/get_by_user chains a full sync runs at once.
     public var concurrency = 16
+    /// `sync.interval_hours`: `cohort serve` runs a full sync this often (nil: only by hand).
+    public var intervalHours: Int?
 
     public init() {}
 }
@@ -128,5 +143,12 @@ public struct Secrets: Sendable, CustomStringConvertible {
         func state(_ value: String?) -> String { value == nil ? "unset" : "set" }
         return "Secrets(WECOM_SECRET: \(state(wecomSecret)), WECOM_TOKEN: \(state(callbackToken)), "
             + "WECOM_AES_KEY: \(state(encodingAESKey)), COHORT_ADMIN_TOKEN: \(state(adminToken)), COHORT_INGEST_TOKEN: \(state(ingestToken)))"
+    }
+}
+
+extension CohortSettings {
+    /// The platform write budget per hour: the tighter of the minute and hour limits.
+    public var callsPerHour: Double {
+        min(Double(platform.perMinuteLimit) * 60, Double(platform.perHourLimit))
     }
 }

@@ -18,6 +18,7 @@ public struct AdminServices: Sendable {
     /// For withdrawing tasks when a campaign is cancelled.
     public var client: WeComClient?
     public var configDirectory: String
+    public var templatesDirectory = "Templates"
     public var reload: ReloadSignal?
 
     public init(
@@ -85,6 +86,8 @@ struct AdminAPI: Sendable {
         (.get, "/api/v1/config/check"),
         (.get, "/api/v1/config/history"),
         (.post, "/api/v1/config/reload"),
+        (.get, "/api/v1/config/plan"),
+        (.post, "/api/v1/config/rollback/{version}"),
     ]
 
     let services: AdminServices?
@@ -324,6 +327,37 @@ struct AdminAPI: Sendable {
                     throw APIProblem(status: .serviceUnavailable, message: "this process does not reload its config (only cohort serve does)")
                 }
                 return try APIResponse.json(["status": "reloading", "directory": services.configDirectory], status: .accepted)
+            }
+        case (.get, "/api/v1/config/plan"):
+            return { _, _ in
+                let services = try need(services, noStore)
+                let applied = try await SQLiteConfigHistory(database: services.database, corpID: services.corpID).latest()
+                let plan = try await ConfigPlanner(settings: services.settings, database: services.database, templatesDirectory: services.templatesDirectory)
+                    .plan(
+                        candidate: ConfigSet.read(configDirectory: services.configDirectory, templatesDirectory: services.templatesDirectory),
+                        running: applied.map { ConfigSet(files: $0.files) })
+                return try APIResponse.json(plan)
+            }
+        case (.post, "/api/v1/config/rollback/{version}"):
+            return { request, context in
+                let services = try need(services, noStore)
+                let reference = try parameter(context, "version")
+                let history = SQLiteConfigHistory(database: services.database, corpID: services.corpID)
+                guard let target = try await history.find(reference) else { throw APIProblem(status: .notFound, message: "no applied config \(reference)") }
+                let set = ConfigSet(files: target.files)
+                let plan = try await ConfigPlanner(settings: services.settings, database: services.database, templatesDirectory: services.templatesDirectory)
+                    .plan(candidate: set, running: try await history.latest().map { ConfigSet(files: $0.files) })
+                guard query(request, "apply") == "true" else { return try APIResponse.json(plan) }
+                try set.write(configDirectory: services.configDirectory, templatesDirectory: services.templatesDirectory)
+                let issues = ConfigLoader(directory: services.configDirectory).check()
+                guard issues.isEmpty else {
+                    return try APIResponse.json(
+                        ConfigCheckDocument(directory: services.configDirectory, ok: false, issues: issues.map(\.description)), status: .unprocessableContent)
+                }
+                try await ConfigHistoryRecorder(database: services.database, corpID: services.corpID).record(
+                    set, action: "config.rollback", detail: "to \(target.id) (\(target.version))", actor: "api")
+                services.reload?.request()
+                return try APIResponse.json(plan, status: .accepted)
             }
         default:
             preconditionFailure("no handler for \(method.rawValue) \(path)")

@@ -52,10 +52,13 @@ public struct AppDependencies: Sendable {
     public var platformClient: WeComClient?
     /// Where the admin API checks the config.
     public var configDirectory = "Config"
+    public var templatesDirectory = "Templates"
     /// Where `POST /api/v1/config/reload` sends its request (nil: reloading is not offered).
     public var reload: ReloadSignal?
     /// Raised alerts; delivered by the alert service when set.
     public var alerts: (any AlertRepository)?
+    /// The scheduled full sync (`sync.interval_hours`).
+    public var scheduledSync: FullSync?
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -86,9 +89,15 @@ public struct AppDependencies: Sendable {
         var poller: CampaignResultPoller?
         var lane: WelcomeLane?
         var platformClient: WeComClient?
+        var scheduledSync: FullSync?
         do {
             let client = try Platform.client(settings, transport: transport)
             platformClient = client
+            if settings.sync.intervalHours != nil {
+                scheduledSync = FullSync(
+                    client: client, repository: Platform.directory(database, settings), configuredNames: settings.platform.staffNames,
+                    concurrency: settings.sync.concurrency, logger: logger)
+            }
             handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
             if let grader {
                 handler = RegradingHandler(inner: handler, grader: grader, interactions: interactions, logger: logger)
@@ -122,6 +131,7 @@ public struct AppDependencies: Sendable {
         dependencies.campaignRules = campaigns
         dependencies.platformClient = platformClient
         dependencies.alerts = SQLiteAlertRepository(database: database, corpID: settings.platform.corpID)
+        dependencies.scheduledSync = scheduledSync
         return dependencies
     }
 
@@ -240,6 +250,7 @@ public enum CohortApplication {
             admin = AdminServices(
                 settings: settings, database: database, inbox: dependencies.inbox, grading: grading, desk: desk, client: dependencies.platformClient,
                 configDirectory: dependencies.configDirectory, reload: dependencies.reload)
+            admin?.templatesDirectory = dependencies.templatesDirectory
         }
         AdminAPI(services: admin, interactions: interactionsController, logger: logger)
             .register(on: router, adminToken: settings.secrets.adminToken, ingestToken: settings.secrets.ingestToken)
@@ -265,6 +276,15 @@ public enum CohortApplication {
             services.append(GradingScheduleService(grader: grader, logger: logger))
         }
         if let lane = dependencies.welcomeLane { services.append(lane) }
+        if let sync = dependencies.scheduledSync, let hours = settings.sync.intervalHours, dependencies.runsInboxProcessor {
+            services.append(SyncScheduleService(sync: sync, interval: .seconds(hours * 3_600), logger: logger))
+        }
+        if let database = dependencies.database, settings.retention.isEnabled, dependencies.runsInboxProcessor {
+            services.append(
+                RetentionService(
+                    retention: SQLiteRetention(database: database, corpID: settings.platform.corpID), settings: settings.retention,
+                    audit: SQLiteAuditLog(database: database, corpID: settings.platform.corpID), now: dependencies.now, logger: logger))
+        }
         if let alerts = dependencies.alerts, dependencies.runsInboxProcessor {
             services.append(
                 AlertService(alerts: alerts, settings: settings.alerts, client: dependencies.platformClient, transport: URLSessionTransport(), logger: logger))

@@ -1,4 +1,6 @@
+import CohortConfig
 import CohortCore
+import CohortStore
 import CohortSync
 import Foundation
 import HTTPTypes
@@ -226,5 +228,58 @@ struct GradingScheduleService: Service {
                 logger.error("scheduled full re-grade failed", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// Runs a full contact sync every `interval` (`sync.interval_hours`), first one interval after start.
+struct SyncScheduleService: Service {
+    let sync: FullSync
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            do {
+                let report = try await sync.run()
+                logger.info("scheduled sync", metadata: ["contacts": "\(report.contacts)", "rows_changed": "\(report.rowsChanged)"])
+            } catch {
+                logger.error("scheduled sync failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Applies the retention settings at start and then daily.
+struct RetentionService: Service {
+    let retention: SQLiteRetention
+    let settings: RetentionSettings
+    let audit: any AuditLog
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let report = try await Self.apply(retention, settings, now: now())
+                if report.relations + report.interactions > 0 {
+                    try await audit.record(
+                        AuditEntry(
+                            at: Int64(now().timeIntervalSince1970), actor: "serve", action: "retention.apply", subject: "store",
+                            detail: "dropped \(report.relations) ended relations, \(report.interactions) interactions"))
+                    logger.info("retention", metadata: ["relations": "\(report.relations)", "interactions": "\(report.interactions)"])
+                }
+            } catch {
+                logger.error("retention pass failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(86_400)) }
+        }
+    }
+
+    static func apply(_ retention: SQLiteRetention, _ settings: RetentionSettings, now: Date) async throws -> RetentionReport {
+        try await retention.apply(
+            endedBefore: settings.endedRelationsDays.map { now.addingTimeInterval(-Double($0) * 86_400) },
+            interactionsBefore: settings.interactionsDays.map { now.addingTimeInterval(-Double($0) * 86_400) })
     }
 }
