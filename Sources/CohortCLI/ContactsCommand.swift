@@ -16,6 +16,7 @@ struct ContactsCommand: AsyncParsableCommand {
         @Option(help: "Only customers carrying this tag (id, name, or group/name) on a live relation.") var tag: String?
         @Option(help: "Only customers this staff member (userid) follows.") var staff: String?
         @Option(help: "At most this many.") var limit: Int?
+        @Option(name: .customLong("search"), help: "Text in the name, company, external_userid, a remark or a phone number.") var text: String?
         @Flag(help: "Include customers no staff member follows any more.") var all = false
         @Flag(help: "One JSON array instead of a table.") var json = false
 
@@ -23,7 +24,7 @@ struct ContactsCommand: AsyncParsableCommand {
             let settings = try options.loadSettings()
             let database = try options.openDatabase(settings)
             let contacts = try await Platform.directory(database, settings).contacts(
-                ContactFilter(tag: tag, staff: staff, includeEnded: all, limit: limit))
+                ContactFilter(tag: tag, staff: staff, includeEnded: all, limit: limit, text: text))
             print(json ? try ContactListing.json(contacts) : ContactListing.table(contacts))
         }
     }

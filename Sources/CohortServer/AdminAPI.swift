@@ -146,7 +146,7 @@ struct AdminAPI: Sendable {
                 let services = try need(services, noStore)
                 let filter = ContactFilter(
                     tag: query(request, "tag"), staff: query(request, "staff"), includeEnded: query(request, "all") == "true",
-                    limit: try integer(request, "limit", default: 100))
+                    limit: try integer(request, "limit", default: 100), text: query(request, "q"))
                 return try APIResponse.json(try await services.directory.contacts(filter).map(ContactDocument.init))
             }
         case (.get, "/api/v1/contacts/{id}"):

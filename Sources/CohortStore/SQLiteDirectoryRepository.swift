@@ -88,6 +88,16 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
                     "EXISTS (SELECT 1 FROM relations r WHERE r.corp_id = c.corp_id AND r.external_userid = c.external_userid AND r.userid = ? AND r.ended_at IS NULL)")
                 _ = arguments.append(contentsOf: [staff])
             }
+            if let text = filter.text?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+                // instr, not LIKE: no wildcard characters to escape in what an operator types.
+                conditions.append(
+                    """
+                    (instr(c.external_userid, ?) > 0 OR instr(ifnull(c.name, ''), ?) > 0 OR instr(ifnull(c.corp_name, ''), ?) > 0
+                     OR EXISTS (SELECT 1 FROM relations r WHERE r.corp_id = c.corp_id AND r.external_userid = c.external_userid
+                        AND (instr(ifnull(r.remark, ''), ?) > 0 OR instr(r.remark_mobiles, ?) > 0)))
+                    """)
+                _ = arguments.append(contentsOf: [text, text, text, text, text])
+            }
             if let tag = filter.tag {
                 let ids = try Self.tagIDs(matching: tag, db: db, corpID: corpID)
                 if ids.isEmpty { return [] }

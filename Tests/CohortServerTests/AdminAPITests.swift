@@ -70,6 +70,10 @@ import Yams
             let detail = try await Self.call(client, .get, "/api/v1/contacts/\(id)")
             #expect(((detail.1 as? [String: Any])?["contact"] as? [String: Any])?["external_userid"] as? String == id)
             #expect(try await Self.call(client, .get, "/api/v1/contacts/nobody").0 == .notFound)
+            let found = try #require(try await Self.call(client, .get, "/api/v1/contacts?q=\(id)").1 as? [[String: Any]])
+            #expect(found.map { $0["external_userid"] as? String } == [id])
+            let none = try #require(try await Self.call(client, .get, "/api/v1/contacts?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA%E4%BA%BA").1 as? [Any])
+            #expect(none.isEmpty)
 
             let segments = try #require(try await Self.call(client, .get, "/api/v1/segments").1 as? [[String: Any]])
             #expect(segments.map { $0["name"] as? String } == ["everyone", "wecom_users"])

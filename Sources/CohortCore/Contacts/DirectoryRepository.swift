@@ -42,8 +42,11 @@ public struct ContactFilter: Sendable, Hashable {
     public var staff: String?
     public var includeEnded = false
     public var limit: Int?
+    /// Text in the contact's name, company, external_userid, or a relation's remark or phone numbers.
+    public var text: String?
 
-    public init(tag: String? = nil, staff: String? = nil, includeEnded: Bool = false, limit: Int? = nil) {
+    public init(tag: String? = nil, staff: String? = nil, includeEnded: Bool = false, limit: Int? = nil, text: String? = nil) {
+        self.text = text
         self.tag = tag
         self.staff = staff
         self.includeEnded = includeEnded
