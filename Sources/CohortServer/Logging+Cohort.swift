@@ -23,7 +23,7 @@ public enum CohortLogging {
             case .json: handler = JSONLogHandler(label: label)
             }
             handler.logLevel = level
-            return handler
+            return RedactingLogHandler(handler)
         }
     }
 }
@@ -53,5 +53,68 @@ public struct JSONLogHandler: LogHandler {
         }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         FileHandle.standardError.write(data + Data("\n".utf8))
+    }
+}
+
+/// Masks phone numbers in every message and metadata value before the real handler sees them:
+/// names and phones are kept out of log calls by design, and this catches one that slips in
+/// through an error text (an import row, a platform answer).
+public struct RedactingLogHandler: LogHandler {
+    private var inner: any LogHandler
+
+    public init(_ inner: any LogHandler) {
+        self.inner = inner
+    }
+
+    public var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    public var logLevel: Logger.Level {
+        get { inner.logLevel }
+        set { inner.logLevel = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var event = event
+        event.message = Logger.Message(stringLiteral: LogRedaction.redact("\(event.message)"))
+        event.metadata = event.metadata?.mapValues { .string(LogRedaction.redact("\($0)")) }
+        inner.log(event: event)
+    }
+}
+
+/// Phone-number masking for log text.
+public enum LogRedaction {
+    /// Every run of 11 digits starting with 1 (a mainland mobile), with or without +86, becomes
+    /// `138****8000`; other numbers (ids, counts, errcodes) stay.
+    public static func redact(_ text: String) -> String {
+        var result = ""
+        var digits = ""
+        func flush() {
+            if digits.count == 11, digits.first == "1" {
+                result += String(digits.prefix(3)) + "****" + String(digits.suffix(4))
+            } else if digits.count == 13, digits.hasPrefix("861") {
+                result += "86" + String(digits.dropFirst(2).prefix(3)) + "****" + String(digits.suffix(4))
+            } else {
+                result += digits
+            }
+            digits = ""
+        }
+        for character in text {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+            } else {
+                flush()
+                result.append(character)
+            }
+        }
+        flush()
+        return result
     }
 }

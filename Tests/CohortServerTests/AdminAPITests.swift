@@ -153,3 +153,12 @@ import Yams
         }
     }
 }
+
+/// Logs never carry a mobile number, whatever text reaches them.
+@Suite struct LogRedactionTests {
+    @Test func mobileNumbersAreMaskedAndOtherNumbersKept() {
+        #expect(LogRedaction.redact("row 12: phone 13800138000 unknown") == "row 12: phone 138****8000 unknown")
+        #expect(LogRedaction.redact("+8613912345678, errcode 60020 at 1795392000") == "+86139****5678, errcode 60020 at 1795392000")
+        #expect(LogRedaction.redact("msgid 12345678901234") == "msgid 12345678901234")
+    }
+}
