@@ -179,7 +179,12 @@ struct GradeCommand: AsyncParsableCommand {
             let report = try await grader.plan(callsPerHour: settings.callsPerHour)
             print(json ? try prettyJSON(report) : GradingListing.plan(report))
         } else {
-            let report = try await grader.apply()
+            let bar = ProgressBar(enabled: !json)
+            let report = try await grader.apply { phase, done, total in
+                let fraction = total > 0 ? Double(done) / Double(total) : nil
+                bar.show(total > 0 ? "\(phase): \(done) of \(total) relations" : phase, fraction: fraction, force: total == 0, label: "grade")
+            }
+            bar.finish()
             print(json ? try prettyJSON(report) : GradingListing.applied(report))
         }
     }

@@ -47,14 +47,18 @@ public struct Grader: Sendable {
 
     /// A full run, written: grades, lifecycle history, assignments, queued platform writes, and
     /// the baseline incremental re-grades use until the next full run.
-    public func apply() async throws -> GradeRunReport {
+    /// - Parameter progress: called with a phase name and, while tag rules are written, the
+    ///   relations done and the total.
+    public func apply(progress: (@Sendable (_ phase: String, _ done: Int, _ total: Int) -> Void)? = nil) async throws -> GradeRunReport {
         let started = now()
         let clock = ContinuousClock()
         let t0 = clock.now
         let asOf = Int64(started.timeIntervalSince1970)
         let plan = rules.metricPlan(asOf: asOf)
+        progress?("loading contacts and interactions", 0, 0)
         let population = try await repository.population(plan: plan, attributes: rules.grading.attributes, contacts: nil)
         let t1 = clock.now
+        progress?("grading \(population.contacts.count) contacts", 0, 0)
         let graded = GradingEngine.grade(population, rules: rules, plan: plan)
         var gradeTime = clock.now - t1
         var writeTime = Duration.zero
@@ -90,6 +94,7 @@ public struct Grader: Sendable {
             written.assignments += counts.assignments
             written.queuedOps += counts.queued
             written.droppedOps += counts.dropped
+            progress?("tag rules", range.upperBound, graded.relationCount)
         }
         mark = clock.now
         try await repository.recordRun(

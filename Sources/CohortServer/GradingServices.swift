@@ -9,6 +9,7 @@ import Logging
 import Metrics
 import NIOCore
 import ServiceLifecycle
+import WeComKit
 
 /// Applies an event, then re-grades the contact it concerns (and any contact whose kept
 /// interactions it made matchable), so tags follow within moments of the platform change.
@@ -170,13 +171,7 @@ enum JSONScalar: Decodable, Sendable {
 enum AdminAuth {
     /// Compares without an early exit, so response time does not reveal a prefix.
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for index in 0..<max(x.count, y.count) {
-            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
-        }
-        return difference == 0
+        constantTimeEquals(Array(a.utf8), Array(b.utf8))
     }
 }
 
