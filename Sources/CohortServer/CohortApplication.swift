@@ -297,6 +297,9 @@ public enum CohortApplication {
         }
         return Application(
             router: router,
+            // A connection that sends nothing for 30 s is closed: slow clients cannot hold
+            // connections open forever (the platform answers within a second or two).
+            server: .http1(configuration: .init(idleTimeout: .seconds(30))),
             configuration: .init(
                 address: .hostname(settings.server.host, port: settings.server.port), serverName: nil),
             services: services,
