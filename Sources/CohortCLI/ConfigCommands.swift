@@ -140,11 +140,10 @@ struct ConfigCommand: AsyncParsableCommand {
                 print("\nnothing written; run again with --apply to put these files back and reload")
                 return
             }
-            try set.write(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory)
-            let issues = ConfigLoader(directory: options.configDirectory).check()
+            let issues = try ConfigRollback.write(set, configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory)
             guard issues.isEmpty else {
                 for issue in issues { print(issue.description) }
-                printError("the rolled-back files no longer pass `cohort config check` (the environment or code changed since); fix them before reloading")
+                printError("the rolled-back files no longer pass `cohort config check` (the environment or code changed since); nothing was written")
                 throw ExitCode(1)
             }
             try await ConfigRecorder.record(database, settings, options: options, action: "config.rollback", detail: "to \(target.id) (\(target.version))")
@@ -183,8 +182,11 @@ enum ServePID {
     }
 
     static func signal(_ settings: CohortSettings, _ number: Int32) throws {
+        // A pid file a crash left behind may name a process that is not Cohort any more:
+        // only a live `cohort` process gets the signal.
         guard let text = try? String(contentsOfFile: path(settings), encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
+            let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), command.contains("cohort")
         else {
             printError("no running cohort serve for \(settings.database.path) (no live pid in \(path(settings)))")
             throw ExitCode(1)

@@ -135,9 +135,7 @@ struct RetentionCommand: AsyncParsableCommand {
             return
         }
         let database = try options.openDatabase(settings)
-        let report = try await SQLiteRetention(database: database, corpID: settings.platform.corpID).apply(
-            endedBefore: settings.retention.endedRelationsDays.map { Date().addingTimeInterval(-Double($0) * 86_400) },
-            interactionsBefore: settings.retention.interactionsDays.map { Date().addingTimeInterval(-Double($0) * 86_400) })
+        let report = try await SQLiteRetention(database: database, corpID: settings.platform.corpID).apply(settings.retention, now: Date())
         try await audit(database, settings, "retention.apply", "store", "dropped \(report.relations) ended relations, \(report.interactions) interactions")
         print("dropped \(report.relations) ended relations and \(report.interactions) interactions")
     }

@@ -348,8 +348,7 @@ struct AdminAPI: Sendable {
                 let plan = try await ConfigPlanner(settings: services.settings, database: services.database, templatesDirectory: services.templatesDirectory)
                     .plan(candidate: set, running: try await history.latest().map { ConfigSet(files: $0.files) })
                 guard query(request, "apply") == "true" else { return try APIResponse.json(plan) }
-                try set.write(configDirectory: services.configDirectory, templatesDirectory: services.templatesDirectory)
-                let issues = ConfigLoader(directory: services.configDirectory).check()
+                let issues = try ConfigRollback.write(set, configDirectory: services.configDirectory, templatesDirectory: services.templatesDirectory)
                 guard issues.isEmpty else {
                     return try APIResponse.json(
                         ConfigCheckDocument(directory: services.configDirectory, ok: false, issues: issues.map(\.description)), status: .unprocessableContent)

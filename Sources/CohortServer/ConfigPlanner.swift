@@ -120,3 +120,33 @@ public struct ConfigHistoryRecorder: Sendable {
         return isNew
     }
 }
+
+/// Puts an earlier config set back on disk, validating it first in a scratch directory so a set
+/// that no longer passes (the code or environment changed since) never replaces the files an
+/// operator has.
+public enum ConfigRollback {
+    /// Writes `set` into the config and templates directories when it passes `cohort config
+    /// check`; otherwise writes nothing and returns every problem (paths name the scratch copy's
+    /// file names).
+    public static func write(
+        _ set: ConfigSet, configDirectory: String, templatesDirectory: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> [ConfigIssue] {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-rollback-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let config = scratch.appendingPathComponent("Config").path
+        let templates = scratch.appendingPathComponent("Templates").path
+        // Templates the set does not carry (recorded before templates were) stay as they are.
+        try FileManager.default.createDirectory(atPath: templates, withIntermediateDirectories: true)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: templatesDirectory)) ?? [] {
+            try? FileManager.default.copyItem(atPath: templatesDirectory + "/" + name, toPath: templates + "/" + name)
+        }
+        try set.write(configDirectory: config, templatesDirectory: templates)
+        var scratchEnvironment = environment
+        scratchEnvironment["COHORT_TEMPLATES_DIR"] = templates
+        let issues = ConfigLoader(directory: config, environment: scratchEnvironment).check()
+        guard issues.isEmpty else { return issues }
+        try set.write(configDirectory: configDirectory, templatesDirectory: templatesDirectory)
+        return []
+    }
+}

@@ -257,7 +257,7 @@ struct RetentionService: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let report = try await Self.apply(retention, settings, now: now())
+                let report = try await retention.apply(settings, now: now())
                 if report.relations + report.interactions > 0 {
                     try await audit.record(
                         AuditEntry(
@@ -271,9 +271,12 @@ struct RetentionService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(86_400)) }
         }
     }
+}
 
-    static func apply(_ retention: SQLiteRetention, _ settings: RetentionSettings, now: Date) async throws -> RetentionReport {
-        try await retention.apply(
+extension SQLiteRetention {
+    /// Drops what `settings` keeps no longer, counted back from `now`.
+    public func apply(_ settings: RetentionSettings, now: Date) async throws -> RetentionReport {
+        try await apply(
             endedBefore: settings.endedRelationsDays.map { now.addingTimeInterval(-Double($0) * 86_400) },
             interactionsBefore: settings.interactionsDays.map { now.addingTimeInterval(-Double($0) * 86_400) })
     }

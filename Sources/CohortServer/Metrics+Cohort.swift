@@ -34,7 +34,7 @@ struct MetricsController: Sendable {
         router.get(RouterPath(Self.path)) { _, _ -> Response in
             if let overview {
                 // A store that cannot be read leaves the last values; the counters still serve.
-                if let current = try? await overview.read() { record(current) }
+                if let current = try? await overview.read(grades: false) { record(current) }
             }
             var buffer: [UInt8] = []
             CohortMetrics.registry.emit(into: &buffer)

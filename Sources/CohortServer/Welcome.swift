@@ -126,7 +126,7 @@ public struct WelcomeSender: Sendable {
             logger.warning("welcome: contact refresh failed; choosing from what the store has", metadata: ["error": "\(error)"])
         }
         do {
-            if let reason = try await campaigns.optOuts()[id] {
+            if let reason = try await campaigns.optOutReason(of: id) {
                 return .nothing("opted out: \(reason)")
             }
         } catch {

@@ -153,6 +153,15 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         }
     }
 
+    public func optOutReason(of externalUserID: String) async throws -> String? {
+        let corpID = self.corpID
+        return try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT reason, source FROM opt_outs WHERE corp_id = ? AND external_userid = ?", arguments: [corpID, externalUserID]
+            ).map { "\($0[0] as String) (\($0[1] as String))" }
+        }
+    }
+
     public func setOptOut(_ externalUserID: String, reason: String, source: String, at: Int64) async throws {
         let corpID = self.corpID
         try await writer.write { db in

@@ -41,7 +41,9 @@ public struct SQLiteOverviewReader: Sendable {
         self.corpID = corpID
     }
 
-    public func read() async throws -> StoreOverview {
+    /// - Parameter grades: also the R×F grid, RFM segments and ABC split (three more passes over
+    ///   the grades, which the dashboard shows and the metrics scrape does not need).
+    public func read(grades: Bool = true) async throws -> StoreOverview {
         let corpID = self.corpID
         return try await writer.read { db in
             var overview = StoreOverview()
@@ -62,13 +64,15 @@ public struct SQLiteOverviewReader: Sendable {
             ).map { $0 / 1_000 }
             overview.lifecycle = try grouped("SELECT lifecycle, count(*) FROM grades WHERE corp_id = ? GROUP BY lifecycle")
             overview.graded = overview.lifecycle.values.reduce(0, +)
-            for row in try Row.fetchAll(
-                db, sql: "SELECT r, f, count(*) FROM grades WHERE corp_id = ? AND r IS NOT NULL AND f IS NOT NULL GROUP BY r, f", arguments: [corpID])
-            {
-                overview.rfGrid["\(row[0] as Int),\(row[1] as Int)"] = row[2]
+            if grades {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT r, f, count(*) FROM grades WHERE corp_id = ? AND r IS NOT NULL AND f IS NOT NULL GROUP BY r, f", arguments: [corpID])
+                {
+                    overview.rfGrid["\(row[0] as Int),\(row[1] as Int)"] = row[2]
+                }
+                overview.rfmSegments = try grouped("SELECT segment, count(*) FROM grades WHERE corp_id = ? AND segment IS NOT NULL GROUP BY segment")
+                overview.abc = try grouped("SELECT abc, count(*) FROM grades WHERE corp_id = ? AND abc IS NOT NULL GROUP BY abc")
             }
-            overview.rfmSegments = try grouped("SELECT segment, count(*) FROM grades WHERE corp_id = ? AND segment IS NOT NULL GROUP BY segment")
-            overview.abc = try grouped("SELECT abc, count(*) FROM grades WHERE corp_id = ? AND abc IS NOT NULL GROUP BY abc")
             overview.tagWrites = try grouped("SELECT status, count(*) FROM platform_ops WHERE corp_id = ? GROUP BY status")
             var recipients: [String: [String: Int]] = [:]
             for row in try Row.fetchAll(

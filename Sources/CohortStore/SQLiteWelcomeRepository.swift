@@ -39,11 +39,13 @@ extension SQLiteCampaignRepository: WelcomeRepository {
     public func pendingWelcomes(receivedSince since: Int64) async throws -> [PendingWelcome] {
         let corpID = self.corpID
         return try await writer.read { db in
-            // received_at is in milliseconds in the inbox.
+            // received_at is in milliseconds in the inbox, which has no index on it: only the
+            // newest rows (arrival order is id order) can be inside a 20 s window, so start-up
+            // reads those, not the whole inbox.
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT i.id, i.received_at, i.raw_xml FROM inbox i
+                    SELECT i.id, i.received_at, i.raw_xml FROM (SELECT * FROM inbox ORDER BY id DESC LIMIT 10000) i
                     WHERE i.corp_id = ? AND i.received_at >= ? AND i.event = 'change_external_contact'
                       AND i.change_type IN ('add_external_contact', 'add_half_external_contact')
                       AND instr(i.raw_xml, 'WelcomeCode') > 0

@@ -91,3 +91,31 @@ struct RetentionTests {
         #expect(again == RetentionReport())
     }
 }
+
+/// After a crash, the welcome lane finds add events of the last seconds that have no attempt.
+struct PendingWelcomeTests {
+    @Test func anAddEventWithAWelcomeCodeIsPendingUntilAnAttemptIsRecorded() async throws {
+        let database = try CohortDatabase()
+        let inbox = SQLiteInboxRepository(database: database)
+        let welcomes = SQLiteCampaignRepository(database: database, corpID: "ww")
+        let received = Date(timeIntervalSince1970: 1_795_392_000)
+        func event(_ key: String, change: String, welcome: Bool) -> NewInboxEvent {
+            var fields = [
+                CallbackField("MsgType", "event"), CallbackField("Event", "change_external_contact"), CallbackField("ChangeType", change),
+                CallbackField("UserID", "u1"), CallbackField("ExternalUserID", "wm" + key), CallbackField("CreateTime", "1795392000"),
+            ]
+            if welcome { fields.append(CallbackField("WelcomeCode", "CODE" + key)) }
+            let raw = "<xml>" + fields.map { "<\($0.name)>\($0.value.text ?? "")</\($0.name)>" }.joined() + "</xml>"
+            return NewInboxEvent(corpID: "ww", dedupKey: key, receivedAt: received, rawXML: raw, fields: CallbackFields(fields), status: .pending)
+        }
+        _ = try await inbox.append([
+            event("A", change: "add_external_contact", welcome: true), event("B", change: "edit_external_contact", welcome: false),
+            event("C", change: "add_half_external_contact", welcome: true),
+        ])
+        let since = Int64(received.timeIntervalSince1970) - 20
+        #expect(try await welcomes.pendingWelcomes(receivedSince: since).count == 2)
+        #expect(try await welcomes.pendingWelcomes(receivedSince: since + 21).isEmpty, "outside the window")
+        try await welcomes.record(WelcomeAttempt(externalUserID: "wmA", userID: "u1", outcome: .sent, eventTime: 1_795_392_000, attemptedAt: 1))
+        #expect(try await welcomes.pendingWelcomes(receivedSince: since).map { $0.rawXML.contains("wmC") } == [true])
+    }
+}

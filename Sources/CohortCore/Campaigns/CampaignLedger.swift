@@ -206,6 +206,8 @@ public protocol CampaignRepository: Sendable {
     func candidates(_ externalUserIDs: [String]) async throws -> [String: CampaignCandidate]
     /// Do-not-contact list: external_userid → reason.
     func optOuts() async throws -> [String: String]
+    /// One contact's do-not-contact reason, or nil when it is not on the list.
+    func optOutReason(of externalUserID: String) async throws -> String?
     func setOptOut(_ externalUserID: String, reason: String, source: String, at: Int64) async throws
     /// Returns false when the contact was not on the list.
     func removeOptOut(_ externalUserID: String) async throws -> Bool
