@@ -9,7 +9,7 @@ struct CohortBench: AsyncParsableCommand {
         commandName: "cohort-bench", abstract: "Cohort benchmarks; each prints one JSON line.",
         subcommands: [
             IngestBenchmark.self, IngestPartsBenchmark.self, SyncBenchmark.self, GenerateBenchmarkData.self, GradingBenchmark.self,
-            CampaignBenchmark.self,
+            CampaignBenchmark.self, SoakBenchmark.self,
         ])
 }
 

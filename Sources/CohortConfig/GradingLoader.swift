@@ -76,7 +76,9 @@ public struct GradingLoader: Sendable {
         for key in attributes.keys {
             guard let typeName = attributes.string(key) else { continue }
             let types: [String: RuleType] = ["number": .number, "string": .string, "bool": .bool]
-            if let type = types[typeName] {
+            if let problem = GradingSchema.attributeProblem(key) ?? (config.attributes.contains { $0.name == key } ? "'\(key)' is declared twice" : nil) {
+                issues.add("attributes.\(key): \(problem); choose another name", at: attributes.node(key)?.mark)
+            } else if let type = types[typeName] {
                 config.attributes.append((key, type))
             } else {
                 issues.add("attributes.\(key) must be number, string or bool, not \"\(typeName)\"", at: attributes.node(key)?.mark)

@@ -41,6 +41,17 @@ struct GradingLoaderTests {
         #expect(issues.contains("tags.yaml:12:5: unknown key groups[0].exclusiv; did you mean exclusive?"))
     }
 
+    /// Found by the config fuzzer: an attribute named like a built-in field trapped the loader.
+    @Test func anAttributeNamedLikeAFieldOrFunctionIsAnErrorNotACrash() throws {
+        let grading = "attributes:\n  r: number\n  staff: string\n  orders: number\n  2nd: string\n  city: string\n"
+        let issues = try load(grading: grading, tags: "groups:\n  - name: X\n    tags:\n      - name: a\n        rule: city == \"x\"\n")
+        #expect(issues.count == 4, "\(issues)")
+        #expect(issues.contains { $0.hasPrefix("grading.yaml:2:6: attributes.r: 'r' is already a field or function") })
+        #expect(issues.contains { $0.hasPrefix("grading.yaml:3:10: attributes.staff:") })
+        #expect(issues.contains { $0.hasPrefix("grading.yaml:4:11: attributes.orders:") })
+        #expect(issues.contains { $0.hasPrefix("grading.yaml:5:8: attributes.2nd: '2nd' is not a valid rule identifier") })
+    }
+
     @Test func aRuleWithAnUnquotedColonGetsAHintAboutQuoting() throws {
         let issues = try load(tags: "groups:\n  - name: X\n    tags:\n      - name: a\n        rule: orders(within: 3d) > 1\n")
         #expect(issues.first?.contains("must be quoted or written as a block") == true)

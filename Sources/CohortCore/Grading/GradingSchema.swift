@@ -23,6 +23,12 @@ public struct GradingSchema: Sendable {
     public let relation: RuleSchema
     public let kinds: [String]
 
+    /// Why `name` cannot be a contact attribute (it is a field, function or word of the rule
+    /// language, or not an identifier), or nil when it can.
+    public static func attributeProblem(_ name: String) -> String? {
+        GradingSchema(kinds: [], attributes: []).relation.problem(declaring: name)
+    }
+
     public init(kinds: [String], attributes: [(name: String, type: RuleType)]) {
         self.kinds = kinds
         var schema = RuleSchema()
@@ -58,14 +64,14 @@ public struct GradingSchema: Sendable {
         // Attributes come after the fixed contact fields in the contact schema, and after the
         // relation fields in the relation schema; facts map both to the same storage.
         var contactSchema = schema
-        for attribute in attributes {
-            _ = contactSchema.addField(attribute.name, type: attribute.type, nullable: true, doc: "contact attribute")
-        }
         var relationSchema = schema
         _ = relationSchema.addField("staff", type: .string, nullable: false, doc: "the staff member's userid")
         _ = relationSchema.addField("add_way", type: .number, nullable: true, doc: "how the staff member added the contact (platform code)")
         _ = relationSchema.addField("state", type: .string, nullable: true, doc: "the channel `state` of the add")
-        for attribute in attributes {
+        // A name the language already has cannot be an attribute; the config loader reports it
+        // (``attributeProblem(_:)``), and the schema leaves it out rather than trap.
+        for attribute in attributes where relationSchema.problem(declaring: attribute.name) == nil {
+            _ = contactSchema.addField(attribute.name, type: attribute.type, nullable: true, doc: "contact attribute")
             _ = relationSchema.addField(attribute.name, type: attribute.type, nullable: true, doc: "contact attribute")
         }
         contact = contactSchema

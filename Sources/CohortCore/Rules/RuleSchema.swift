@@ -123,11 +123,17 @@ public struct RuleSchema: Sendable {
         RuleBuiltin.allCases.map(\.signature)
     }
 
+    /// Why `name` cannot be declared in this schema, or nil when it can.
+    public func problem(declaring name: String) -> String? {
+        if !RuleLexer.isIdentifier(name) { return "'\(name)' is not a valid rule identifier (letters, digits and _, not starting with a digit)" }
+        if RuleLexer.keywords.keys.contains(name) { return "'\(name)' is a reserved word" }
+        if RuleBuiltin(rawValue: name) != nil { return "'\(name)' is a built-in function" }
+        if fieldIndex[name] != nil || metricIndex[name] != nil { return "'\(name)' is already a field or function of the rule language" }
+        return nil
+    }
+
     private func checkNewName(_ name: String) {
-        precondition(RuleLexer.isIdentifier(name), "'\(name)' is not a valid rule identifier")
-        precondition(!RuleLexer.keywords.keys.contains(name), "'\(name)' is a reserved word")
-        precondition(RuleBuiltin(rawValue: name) == nil, "'\(name)' is a built-in function")
-        precondition(fieldIndex[name] == nil && metricIndex[name] == nil, "'\(name)' is declared twice")
+        if let problem = problem(declaring: name) { preconditionFailure(problem) }
     }
 }
 
