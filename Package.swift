@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure domain: values, ports, policies. No I/O, no clock reads.
@@ -79,6 +80,18 @@ let package = Package(
             dependencies: [
                 "CohortCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The same ports on PostgreSQL (postgres-nio), for several instances sharing one database:
+        // work claimed with SKIP LOCKED, scheduled jobs under advisory locks, a shared token and quota.
+        .target(
+            name: "CohortPostgres",
+            dependencies: [
+                "CohortCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -161,6 +174,7 @@ let package = Package(
             dependencies: [
                 "CohortCore",
                 "CohortConfig",
+                "CohortPostgres",
                 "CohortStore",
                 "CohortServer",
                 "CohortSync",
@@ -222,7 +236,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortStoreTests",
-            dependencies: ["CohortCore", "CohortStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CohortCore", "CohortStore", "CohortPostgres", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

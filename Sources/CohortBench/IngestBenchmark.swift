@@ -1,6 +1,7 @@
 import ArgumentParser
 import CohortConfig
 import CohortCore
+import CohortPostgres
 import CohortServer
 import CohortStore
 import Foundation
@@ -27,6 +28,10 @@ struct IngestBenchmark: AsyncParsableCommand {
     @Option(help: "SQLite durability: normal or full.") var durability = "normal"
     @Flag(help: "Do not run the inbox processor beside the webhook (isolates the webhook's cost).")
     var noProcessor = false
+    @Option(help: "A postgres:// URL: the inbox on PostgreSQL (in a scratch schema, dropped after) instead of SQLite.")
+    var postgres: String?
+    @Option(help: "Cohort instances in this process, each with its own port and pool, sharing the PostgreSQL inbox.")
+    var instances = 1
 
     func validate() throws {
         guard ["normal", "full"].contains(durability) else { throw ValidationError("--durability is normal or full") }
@@ -45,8 +50,9 @@ struct IngestBenchmark: AsyncParsableCommand {
         let corpID = "wwbenchcorp0000000"
         let crypto = try CallbackCrypto(token: token, encodingAESKey: aesKey, receiveID: corpID)
 
-        progress("preparing \(events) encrypted events")
-        let bodies = work.appendingPathComponent("bodies.tsv")
+        progress("preparing \(events) encrypted events for \(instances) instance(s)")
+        // One file per instance: each instance's load generator sends events no other sends.
+        let bodies = (0..<instances).map { work.appendingPathComponent("bodies-\($0).tsv") }
         try writeBodies(count: events, crypto: crypto, to: bodies)
         let script = work.appendingPathComponent("ingest.lua")
         try Self.luaScript.write(to: script, atomically: true, encoding: .utf8)
@@ -58,39 +64,60 @@ struct IngestBenchmark: AsyncParsableCommand {
         settings.server.port = 0
         settings.database.path = work.appendingPathComponent("bench.sqlite").path
         settings.database.durability = durability == "full" ? .full : .normal
-        // The handler does nothing: the benchmark measures the webhook and the inbox alone.
-        var dependencies = AppDependencies(sqlite: try CohortDatabase.open(settings.database), settings: settings)
-        dependencies.runsInboxProcessor = !noProcessor
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let port = PortBox()
-        let app = try CohortApplication.build(dependencies, logger: logger) { channel in
-            port.set(channel.localAddress?.port ?? 0)
+
+        // The handler does nothing: the benchmark measures the webhook and the inbox alone.
+        var instanceDependencies: [AppDependencies] = []
+        var services: [any Service] = []
+        if let postgres {
+            let schema = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+            for _ in 0..<instances {
+                let store = try PostgresStore(url: postgres, schema: schema, maximumConnections: connections / instances + 4, logger: logger)
+                let repository = PostgresInboxRepository(store: store)
+                var dependencies = AppDependencies(settings: settings, inbox: repository, sink: repository)
+                dependencies.runsInboxProcessor = !noProcessor
+                instanceDependencies.append(dependencies)
+                services.append(store)
+            }
+        } else {
+            guard instances == 1 else { throw ValidationError("--instances above 1 needs --postgres (one serve per SQLite file)") }
+            var dependencies = AppDependencies(sqlite: try CohortDatabase.open(settings.database), settings: settings)
+            dependencies.runsInboxProcessor = !noProcessor
+            instanceDependencies.append(dependencies)
         }
-        let group = ServiceGroup(services: [app], logger: logger)
+        let ports = instanceDependencies.map { _ in PortBox() }
+        for (dependencies, port) in zip(instanceDependencies, ports) {
+            services.append(try CohortApplication.build(dependencies, logger: logger) { channel in port.set(channel.localAddress?.port ?? 0) })
+        }
+        let group = ServiceGroup(services: services, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let bound = try await port.wait()
-            let base = "http://127.0.0.1:\(bound)"
-            progress("server on \(base); trivial route for \(duration)s")
-            let trivial = try runWrk(url: base + "/healthz", script: nil, bodies: nil)
+            var bases: [String] = []
+            for port in ports { bases.append("http://127.0.0.1:\(try await port.wait())") }
+            if let store = services.first as? PostgresStore { try await store.migrate() }
+            progress("servers on \(bases.joined(separator: ", ")); trivial route for \(duration)s")
+            let trivial = try runWrk(urls: bases.map { $0 + "/healthz" }, script: nil, bodies: nil)
             progress("ingest for \(duration)s")
-            let ingest = try runWrk(url: base + "/wecom/callback", script: script, bodies: bodies)
+            let ingest = try runWrk(urls: bases.map { $0 + "/wecom/callback" }, script: script, bodies: bodies)
             // Let the processor settle, then count what is durable.
             try await Task.sleep(for: .milliseconds(200))
-            let counts = try await dependencies.inbox.counts()
+            let counts = try await instanceDependencies[0].inbox.counts()
             let stored = counts.values.reduce(0, +)
-            let statistics = (dependencies.sink as? SQLiteInboxCommitter)?.statistics
+            let statistics = (instanceDependencies[0].sink as? SQLiteInboxCommitter)?.statistics
             let commits = statistics?.commits ?? 0
             let committed = statistics?.events ?? 0
             let commitSeconds = statistics?.seconds ?? 0
+            if let store = services.first as? PostgresStore { try await store.dropSchema() }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
 
             let seconds = Double(duration)
             let ingestRate = Double(stored) / ingest.seconds
             let trivialRate = Double(trivial.requests) / trivial.seconds
-            let result: [String: Any] = [
+            var result: [String: Any] = [
                 "scenario": "ingest",
+                "store": postgres == nil ? "sqlite" : "postgres",
+                "instances": instances,
                 "connections": connections,
                 "duration_s": seconds,
                 "durability": durability,
@@ -109,10 +136,12 @@ struct IngestBenchmark: AsyncParsableCommand {
                 "loadgen_cpu_share_trivial": (trivial.loadgenCPUShare * 1000).rounded() / 1000,
                 "cores": ProcessInfo.processInfo.activeProcessorCount,
                 "peak_rss_mib": (peakResidentMiB() * 10).rounded() / 10,
-                "commits": commits,
-                "events_per_commit": (Double(committed) / Double(max(commits, 1)) * 10).rounded() / 10,
-                "commit_ms_avg": (commitSeconds / Double(max(commits, 1)) * 10000).rounded() / 10,
             ]
+            if postgres == nil {
+                result["commits"] = commits
+                result["events_per_commit"] = (Double(committed) / Double(max(commits, 1)) * 10).rounded() / 10
+                result["commit_ms_avg"] = (commitSeconds / Double(max(commits, 1)) * 10000).rounded() / 10
+            }
             print(jsonLine(result))
         }
     }
@@ -127,10 +156,9 @@ struct IngestBenchmark: AsyncParsableCommand {
         var serverCPUShare: Double
     }
 
-    private func runWrk(url: String, script: URL?, bodies: URL?) throws -> WrkResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-        var arguments = ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--timeout", "5s", "--latency"]
+    /// Runs one wrk per URL at once (the connections split between them) and adds up what they
+    /// measured. With several instances, the latency figures are the slowest instance's.
+    private func runWrk(urls: [String], script: URL?, bodies: [URL]?) throws -> WrkResult {
         let reportScript: URL
         if let script {
             reportScript = script
@@ -138,41 +166,58 @@ struct IngestBenchmark: AsyncParsableCommand {
             reportScript = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-bench-report-\(UUID().uuidString).lua")
             try Self.reportOnly.write(to: reportScript, atomically: true, encoding: .utf8)
         }
-        arguments += ["-s", reportScript.path, url]
-        if let bodies { arguments += ["--", bodies.path, String(threads)] }
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
+        defer { if script == nil { try? FileManager.default.removeItem(at: reportScript) } }
+        let perInstance = max(1, connections / urls.count)
+        let wrkThreads = max(1, threads / urls.count)
+        var running: [(Process, Pipe)] = []
         let before = CPUTimes.now()
         let started = Date()
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        for (index, url) in urls.enumerated() {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+            var arguments = ["-t\(wrkThreads)", "-c\(perInstance)", "-d\(duration)s", "--timeout", "5s", "--latency", "-s", reportScript.path, url]
+            if let bodies { arguments += ["--", bodies[index].path, String(wrkThreads)] }
+            process.arguments = arguments
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            running.append((process, output))
+        }
+        var results: [[String: Any]] = []
+        for (process, output) in running {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            else { throw ValidationError("wrk printed no result:\n\(text)") }
+            results.append(object)
+        }
         let wall = Date().timeIntervalSince(started)
         let after = CPUTimes.now()
-        if script == nil { try? FileManager.default.removeItem(at: reportScript) }
-        let text = String(decoding: data, as: UTF8.self)
-        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-        else { throw ValidationError("wrk printed no result:\n\(text)") }
-        func int(_ key: String) -> Int { (object[key] as? NSNumber)?.intValue ?? 0 }
+        func sum(_ key: String) -> Int { results.reduce(0) { $0 + ((($1[key] as? NSNumber)?.intValue) ?? 0) } }
+        func maximum(_ key: String) -> Int { results.map { (($0[key] as? NSNumber)?.intValue) ?? 0 }.max() ?? 0 }
         let capacity = wall * Double(ProcessInfo.processInfo.activeProcessorCount)
         return WrkResult(
-            requests: int("requests"), seconds: Double(int("duration_us")) / 1e6,
-            p50Milliseconds: Double(int("p50_us")) / 1000, p99Milliseconds: Double(int("p99_us")) / 1000,
-            errors: int("errors_status") + int("errors_connect") + int("errors_read") + int("errors_write") + int("errors_timeout"),
+            requests: sum("requests"), seconds: Double(maximum("duration_us")) / 1e6,
+            p50Milliseconds: Double(maximum("p50_us")) / 1000, p99Milliseconds: Double(maximum("p99_us")) / 1000,
+            errors: sum("errors_status") + sum("errors_connect") + sum("errors_read") + sum("errors_write") + sum("errors_timeout"),
             loadgenCPUShare: (after.children - before.children) / capacity,
             serverCPUShare: (after.own - before.own) / capacity)
     }
 
     /// One line per event: query string, a tab, the envelope XML.
-    private func writeBodies(count: Int, crypto: CallbackCrypto, to url: URL) throws {
-        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw ValidationError("cannot create \(url.path)")
+    /// Event i goes to file i mod n.
+    private func writeBodies(count: Int, crypto: CallbackCrypto, to urls: [URL]) throws {
+        var handles: [FileHandle] = []
+        for url in urls {
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                throw ValidationError("cannot create \(url.path)")
+            }
+            handles.append(try FileHandle(forWritingTo: url))
         }
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        var buffer = ""
+        defer { for handle in handles { try? handle.close() } }
+        var buffers = [String](repeating: "", count: urls.count)
         for index in 0..<count {
             let fields = CallbackFields([
                 CallbackField("ToUserName", crypto.receiveID), CallbackField("FromUserName", "sys"),
@@ -186,13 +231,14 @@ struct IngestBenchmark: AsyncParsableCommand {
             let nonce = String(index)
             let signature = crypto.signature(timestamp: timestamp, nonce: nonce, encrypt: encrypt)
             let body = CallbackXML.envelope(toUserName: crypto.receiveID, agentID: "1000002", encrypt: encrypt)
-            buffer += "msg_signature=\(signature)&timestamp=\(timestamp)&nonce=\(nonce)\t\(body)\n"
-            if buffer.utf8.count > 1 << 20 {
-                handle.write(Data(buffer.utf8))
-                buffer = ""
+            let file = index % urls.count
+            buffers[file] += "msg_signature=\(signature)&timestamp=\(timestamp)&nonce=\(nonce)\t\(body)\n"
+            if buffers[file].utf8.count > 1 << 20 {
+                handles[file].write(Data(buffers[file].utf8))
+                buffers[file] = ""
             }
         }
-        handle.write(Data(buffer.utf8))
+        for (handle, buffer) in zip(handles, buffers) { handle.write(Data(buffer.utf8)) }
     }
 
     /// Each wrk thread loads every n-th line, so threads never send the same event.

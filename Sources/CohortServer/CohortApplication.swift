@@ -185,7 +185,12 @@ public struct UnconfiguredHandler: InboxEventHandler {
 extension CohortDatabase {
     /// Opens the SQLite file the settings name, with their durability.
     public static func open(_ settings: DatabaseSettings) throws -> CohortDatabase {
-        try CohortDatabase(path: settings.path, durability: settings.durability == .full ? .full : .normal)
+        if StoreLocation.isPostgresURL(settings.path) {
+            // Said plainly rather than creating a SQLite file named like a URL.
+            throw StartupError(
+                "COHORT_DATABASE names PostgreSQL, and this version keeps the inbox, the shared access token, the call quota and job locks there (CohortPostgres) but not yet contacts, grades and campaigns, so the commands run on a SQLite file: set COHORT_DATABASE to a path (docs/DEPLOYMENT.md)")
+        }
+        return try CohortDatabase(path: settings.path, durability: settings.durability == .full ? .full : .normal)
     }
 }
 

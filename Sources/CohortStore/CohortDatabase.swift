@@ -115,8 +115,3 @@ public final class CohortDatabase: Sendable {
     }
 }
 
-/// Milliseconds since 1970, the store's time representation (portable to PostgreSQL BIGINT).
-enum StoreTime {
-    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
-}

@@ -12,58 +12,68 @@ struct InboxRepositoryTests {
             status: status)
     }
 
-    let repository: SQLiteInboxRepository
-
-    init() throws {
-        repository = SQLiteInboxRepository(database: try CohortDatabase())
-    }
-
-    @Test func sameKeyIsStoredOnceAndCountedAsDuplicate() async throws {
-        let first = try await repository.append([Self.event("k1")])
-        let again = try await repository.append([Self.event("k1"), Self.event("k2")])
-        #expect(first == [.stored(id: 1)])
-        #expect(again.first == .duplicate(id: 1))
-        guard case .stored(let second)? = again.last else {
-            Issue.record("second event not stored: \(again)")
-            return
+    @Test(arguments: StoreBackend.available)
+    func sameKeyIsStoredOnceAndCountedAsDuplicate(_ backend: StoreBackend) async throws {
+        try await withInbox(backend) { repository in
+            let first = try await repository.append([Self.event("k1")])
+            let again = try await repository.append([Self.event("k1"), Self.event("k2")])
+            #expect(first == [.stored(id: 1)])
+            #expect(again.first == .duplicate(id: 1))
+            guard case .stored(let second)? = again.last else {
+                Issue.record("second event not stored: \(again)")
+                return
+            }
+            #expect(second != 1)
+            let stored = try await repository.event(id: 1)
+            #expect(stored?.duplicates == 1)
+            #expect(try await repository.list(status: nil, limit: 10).count == 2)
+            #expect(try await repository.event(id: second)?.dedupKey == "k2")
         }
-        #expect(second != 1)
-        let stored = try await repository.event(id: 1)
-        #expect(stored?.duplicates == 1)
-        #expect(try await repository.list(status: nil, limit: 10).count == 2)
-        #expect(try await repository.event(id: second)?.dedupKey == "k2")
     }
 
-    @Test func duplicateWithinOneBatchIsStoredOnce() async throws {
-        let outcomes = try await repository.append([Self.event("k"), Self.event("k")])
-        #expect(outcomes == [.stored(id: 1), .duplicate(id: 1)])
+    @Test(arguments: StoreBackend.available)
+    func duplicateWithinOneBatchIsStoredOnce(_ backend: StoreBackend) async throws {
+        try await withInbox(backend) { repository in
+            let outcomes = try await repository.append([Self.event("k"), Self.event("k")])
+            #expect(outcomes == [.stored(id: 1), .duplicate(id: 1)])
+        }
     }
 
-    @Test func dueReturnsPendingAndRetryableInArrivalOrder() async throws {
-        _ = try await repository.append([Self.event("a"), Self.event("b"), Self.event("c"), Self.event("u", status: .unhandled)])
-        let now = Date(timeIntervalSince1970: 1_700_000_100)
-        try await repository.resolve(id: 1, .retry(error: "boom", attempts: 1, at: now.addingTimeInterval(60)))
-        try await repository.resolve(id: 2, .processed(at: now))
-        #expect(try await repository.due(now: now, limit: 10).map(\.id) == [3])
-        #expect(try await repository.due(now: now.addingTimeInterval(61), limit: 10).map(\.id) == [1, 3])
-        let failed = try await repository.event(id: 1)
-        #expect(failed?.status == .failed)
-        #expect(failed?.lastError == "boom")
-        #expect(failed?.attempts == 1)
+    @Test(arguments: StoreBackend.available)
+    func dueReturnsPendingAndRetryableInArrivalOrder(_ backend: StoreBackend) async throws {
+        try await withInbox(backend) { repository in
+            _ = try await repository.append([Self.event("a"), Self.event("b"), Self.event("c"), Self.event("u", status: .unhandled)])
+            let now = Date(timeIntervalSince1970: 1_700_000_100)
+            try await repository.resolve(id: 1, .retry(error: "boom", attempts: 1, at: now.addingTimeInterval(60)))
+            try await repository.resolve(id: 2, .processed(at: now))
+            #expect(try await repository.due(now: now, limit: 10).map(\.id) == [3])
+            // A claimed event is not handed out again until its lease runs out (SQLite: one
+            // processor per file, no lease).
+            let later = now.addingTimeInterval(61)
+            let expected: [Int64] = backend == .postgres ? [1] : [1, 3]
+            #expect(try await repository.due(now: later, limit: 10).map(\.id) == expected)
+            let failed = try await repository.event(id: 1)
+            #expect(failed?.status == .failed)
+            #expect(failed?.lastError == "boom")
+            #expect(failed?.attempts == 1)
+        }
     }
 
-    @Test func deadEventsKeepTheirErrorAndReplayRequeuesThem() async throws {
-        _ = try await repository.append([Self.event("a", at: 100), Self.event("b", at: 200)])
-        try await repository.resolve(id: 1, .dead(error: "gave up", attempts: 8, at: Date()))
-        try await repository.resolve(id: 2, .processed(at: Date()))
-        #expect(try await repository.list(status: .dead, limit: 10).first?.lastError == "gave up")
-        #expect(try await repository.replay(.id(1)) == 1)
-        let replayed = try await repository.event(id: 1)
-        #expect(replayed?.status == .pending)
-        #expect(replayed?.attempts == 0)
-        #expect(try await repository.replay(.since(Date(timeIntervalSince1970: 150))) == 1)
-        #expect(try await repository.counts() == [.pending: 2])
-        #expect(try await repository.replay(.id(99)) == 0)
+    @Test(arguments: StoreBackend.available)
+    func deadEventsKeepTheirErrorAndReplayRequeuesThem(_ backend: StoreBackend) async throws {
+        try await withInbox(backend) { repository in
+            _ = try await repository.append([Self.event("a", at: 100), Self.event("b", at: 200)])
+            try await repository.resolve(id: 1, .dead(error: "gave up", attempts: 8, at: Date()))
+            try await repository.resolve(id: 2, .processed(at: Date()))
+            #expect(try await repository.list(status: .dead, limit: 10).first?.lastError == "gave up")
+            #expect(try await repository.replay(.id(1)) == 1)
+            let replayed = try await repository.event(id: 1)
+            #expect(replayed?.status == .pending)
+            #expect(replayed?.attempts == 0)
+            #expect(try await repository.replay(.since(Date(timeIntervalSince1970: 150))) == 1)
+            #expect(try await repository.counts() == [.pending: 2])
+            #expect(try await repository.replay(.id(99)) == 0)
+        }
     }
 
     @Test func storedEventsSurviveReopeningTheFile() async throws {

@@ -1,3 +1,4 @@
+import CohortCore
 import Foundation
 import Synchronization
 import Testing
@@ -244,5 +245,90 @@ struct WeComEndpointTests {
         #expect(page.external_contact_list?.first?.follow_info.tag_id == ["et1"])
         #expect(page.fail_info?.unlicensed_userid_list == ["bob"])
         #expect(page.next_cursor == "")
+    }
+}
+
+/// A shared token store in memory: what the PostgreSQL one does across instances, for the
+/// client's side of the contract.
+actor MemoryTokenStore: SharedTokenStore {
+    private var stored: [String: (token: String, expiresAt: Date)] = [:]
+    private(set) var keys: [String] = []
+
+    func token(
+        key: String, now: Date, margin: TimeInterval, refresh: @Sendable () async throws -> (token: String, expiresIn: Int)
+    ) async throws -> (token: String, expiresAt: Date) {
+        keys.append(key)
+        if let token = stored[key], token.expiresAt > now.addingTimeInterval(margin) { return token }
+        let fresh = try await refresh()
+        let token = (fresh.token, now.addingTimeInterval(Double(fresh.expiresIn)))
+        stored[key] = token
+        return token
+    }
+
+    func invalidate(key: String, token: String) {
+        if stored[key]?.token == token { stored[key] = nil }
+    }
+}
+
+struct SharedTokenTests {
+    static func instance(_ transport: ScriptedTransport, _ store: MemoryTokenStore) -> WeComClient {
+        WeComClient(
+            apiBase: URL(string: "https://qyapi.example")!, corpID: "wwcorp", secret: "s+e/c=ret", transport: transport,
+            limiter: nil, sharedTokens: store, sleep: SleepRecorder().sleep, random: { 0.5 })
+    }
+
+    @Test func instancesSharingATokenStoreFetchOneTokenAndReplaceItTogether() async throws {
+        let transport = ScriptedTransport()
+        let store = MemoryTokenStore()
+        let first = Self.instance(transport, store)
+        let second = Self.instance(transport, store)
+        _ = try await first.get("externalcontact/get_follow_user_list", as: FollowUsers.self)
+        _ = try await second.get("externalcontact/get_follow_user_list", as: FollowUsers.self)
+        #expect(transport.calls("gettoken") == 1, "the second instance used the stored token")
+        // The platform rejects the token at the second instance: it drops it from the store and
+        // fetches once; a third instance starting now reads the fresh one.
+        transport.script("externalcontact/get_follow_user_list", [.json(#"{"errcode":42001,"errmsg":"access_token expired"}"#)])
+        _ = try await second.get("externalcontact/get_follow_user_list", as: FollowUsers.self)
+        _ = try await Self.instance(transport, store).get("externalcontact/get_follow_user_list", as: FollowUsers.self)
+        #expect(transport.calls("gettoken") == 2)
+        #expect(transport.seenTokens.last == "token2")
+        // The store's key names the corp and a digest of the secret, never the secret.
+        let keys = await store.keys
+        #expect(keys.allSatisfy { $0.hasPrefix("wwcorp:") && !$0.contains("ret") })
+    }
+}
+
+struct SharedCallBudgetTests {
+    /// A budget that counts in memory, standing in for the database.
+    actor MemoryBudget: SharedCallBudget {
+        var calls: [String: [Int64: Int]] = [:]
+
+        func take(api: String, second: Int64, windows: [CallWindow]) -> Int {
+            let wait = CallWindow.delay(calls: calls[api] ?? [:], at: second, windows: windows)
+            if wait == 0 { calls[api, default: [:]][second, default: 0] += 1 }
+            return wait
+        }
+    }
+
+    @Test func limitersOfTwoInstancesTogetherStayUnderTheWindow() async throws {
+        let budget = MemoryBudget()
+        let clock = Mutex(Date(timeIntervalSince1970: 1_000_000))
+        let sleeps = SleepRecorder()
+        func limiter() -> RateLimiter {
+            RateLimiter(
+                windows: [RateLimiter.Window(seconds: 60, limit: 4)], shared: budget, now: { clock.withLock { $0 } },
+                sleep: { seconds in
+                    try await sleeps.sleep(seconds)
+                    clock.withLock { $0 = $0.addingTimeInterval(seconds) }
+                })
+        }
+        let a = limiter()
+        let b = limiter()
+        for _ in 0..<2 { try await a.acquire("list") }
+        for _ in 0..<2 { try await b.acquire("list") }
+        #expect(sleeps.recorded.isEmpty)
+        // Each instance made 2 of the 4 calls: a fifth from either waits for the window.
+        try await b.acquire("list")
+        #expect(sleeps.recorded == [60])
     }
 }

@@ -1,3 +1,4 @@
+import CohortCore
 import Foundation
 
 /// The access token of one (corp, secret) pair, fetched once and shared (spec 1.2, 9.1).
@@ -12,6 +13,8 @@ public actor AccessTokenCache {
     }
 
     private let fetch: @Sendable () async throws -> (token: String, expiresIn: Int)
+    /// Where instances sharing a database keep the token (nil: this process is the only one).
+    private let shared: (store: any SharedTokenStore, key: String)?
     private let now: @Sendable () -> Date
     /// Seconds before expiry at which a token counts as expired.
     private let refreshAhead: Double
@@ -22,9 +25,11 @@ public actor AccessTokenCache {
 
     public init(
         refreshAhead: Double = 300, now: @escaping @Sendable () -> Date = { Date() },
+        shared: (store: any SharedTokenStore, key: String)? = nil,
         fetch: @escaping @Sendable () async throws -> (token: String, expiresIn: Int)
     ) {
         self.refreshAhead = refreshAhead
+        self.shared = shared
         self.now = now
         self.fetch = fetch
     }
@@ -35,7 +40,13 @@ public actor AccessTokenCache {
         if let refresh { return try await refresh.value.value }
         let fetch = self.fetch
         let now = self.now
+        let shared = self.shared
+        let margin = refreshAhead
         let task = Task { () throws -> Token in
+            if let shared {
+                let (value, expiresAt) = try await shared.store.token(key: shared.key, now: now(), margin: margin, refresh: fetch)
+                return Token(value: value, expiresAt: expiresAt)
+            }
             let (value, expiresIn) = try await fetch()
             return Token(value: value, expiresAt: now().addingTimeInterval(Double(expiresIn)))
         }
@@ -52,8 +63,10 @@ public actor AccessTokenCache {
         }
     }
 
-    /// Drops `failed` if it is still the cached token (compare-and-swap).
-    public func invalidate(_ failed: String) {
+    /// Drops `failed` if it is still the cached token (compare-and-swap), here and in the shared
+    /// store.
+    public func invalidate(_ failed: String) async {
         if token?.value == failed { token = nil }
+        if let shared { try? await shared.store.invalidate(key: shared.key, token: failed) }
     }
 }

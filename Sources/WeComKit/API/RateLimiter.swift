@@ -1,3 +1,4 @@
+import CohortCore
 import Foundation
 import Metrics
 
@@ -15,6 +16,8 @@ public actor RateLimiter {
     }
 
     private let windows: [Window]
+    /// Where all instances count their calls together (nil: this process is the only caller).
+    private let shared: (any SharedCallBudget)?
     private let now: @Sendable () -> Date
     private let sleep: @Sendable (Double) async throws -> Void
     /// Per API: call counts by whole second.
@@ -24,10 +27,12 @@ public actor RateLimiter {
 
     public init(
         windows: [Window] = [Window(seconds: 60, limit: 10_000), Window(seconds: 3600, limit: 150_000)],
+        shared: (any SharedCallBudget)? = nil,
         now: @escaping @Sendable () -> Date = { Date() },
         sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }
     ) {
         self.windows = windows
+        self.shared = shared
         self.now = now
         self.sleep = sleep
     }
@@ -36,7 +41,15 @@ public actor RateLimiter {
     public func acquire(_ api: String) async throws {
         while true {
             let second = Int(now().timeIntervalSince1970)
-            let wait = delay(api, at: second)
+            let wait: Int
+            if let shared {
+                // The shared budget counts the call itself when it fits; the local buckets also
+                // count it, for `expectedSeconds`.
+                wait = try await shared.take(
+                    api: api, second: Int64(second), windows: windows.map { CallWindow(seconds: $0.seconds, limit: $0.limit) })
+            } else {
+                wait = delay(api, at: second)
+            }
             if wait == 0 {
                 buckets[api, default: [:]][second, default: 0] += 1
                 return
@@ -67,19 +80,9 @@ public actor RateLimiter {
     private func delay(_ api: String, at second: Int) -> Int {
         prune(api, before: second - (windows.map(\.seconds).max() ?? 0))
         guard let counts = buckets[api] else { return 0 }
-        var wait = 0
-        for window in windows where count(api, at: second, within: window.seconds) >= window.limit {
-            // The window frees up when enough of its oldest seconds have aged out.
-            var excess = count(api, at: second, within: window.seconds) - window.limit + 1
-            for bucket in counts.keys.sorted() where bucket > second - window.seconds {
-                excess -= counts[bucket] ?? 0
-                if excess <= 0 {
-                    wait = max(wait, bucket + window.seconds - second)
-                    break
-                }
-            }
-        }
-        return wait
+        return CallWindow.delay(
+            calls: Dictionary(uniqueKeysWithValues: counts.map { (Int64($0.key), $0.value) }), at: Int64(second),
+            windows: windows.map { CallWindow(seconds: $0.seconds, limit: $0.limit) })
     }
 
     private func prune(_ api: String, before second: Int) {

@@ -1,3 +1,5 @@
+import CohortCore
+import Crypto
 import Foundation
 import Metrics
 import Synchronization
@@ -23,6 +25,7 @@ public final class WeComClient: Sendable {
     public init(
         apiBase: URL, corpID: String, secret: String, transport: any PlatformTransport,
         rules: PlatformRetryRules = PlatformRetryRules(), limiter: RateLimiter? = RateLimiter(),
+        sharedTokens: (any SharedTokenStore)? = nil,
         now: @escaping @Sendable () -> Date = { Date() },
         sleep: @escaping Sleep = { try await Task.sleep(for: .seconds($0)) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
@@ -36,7 +39,9 @@ public final class WeComClient: Sendable {
         self.sleep = sleep
         self.random = random
         let fetchToken = Self.tokenFetcher(apiBase: apiBase, corpID: corpID, secret: secret, transport: transport)
-        self.tokens = AccessTokenCache(now: now, fetch: fetchToken)
+        // Instances share the token of one (corp, secret); the key names the secret by a digest only.
+        let key = corpID + ":" + SHA256.hash(data: Data(secret.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        self.tokens = AccessTokenCache(now: now, shared: sharedTokens.map { ($0, key) }, fetch: fetchToken)
     }
 
     private init(sharing other: WeComClient, rules: PlatformRetryRules) {

@@ -1,0 +1,125 @@
+import CohortCore
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// A PostgreSQL database shared by several Cohort instances: a connection pool (postgres-nio's
+/// `PostgresClient`, which must be running: ``run()`` as a service, or ``withRunning(_:)``) and
+/// the migrations.
+public final class PostgresStore: Service, Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+    /// The schema every table lives in (`public` unless the URL or the caller names another).
+    public let schema: String
+
+    /// Opens a pool for `url`: `postgres://user:password@host:port/database`, with optional
+    /// query items `sslmode` (`disable`, the default on loopback, or `require`) and `schema`.
+    public init(url: String, schema: String? = nil, maximumConnections: Int = 20, logger: Logger) throws {
+        guard StoreLocation.isPostgresURL(url), let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw StoreFailure("COHORT_DATABASE is not a postgres:// URL with a host")
+        }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }) { $1 }
+        let database = components.path.split(separator: "/").first.map(String.init)
+        let tls: PostgresClient.Configuration.TLS
+        switch query["sslmode"] ?? "disable" {
+        case "disable": tls = .disable
+        case "require": tls = .require(.makeClientConfiguration())
+        case let mode: throw StoreFailure("sslmode \(mode) is not supported (disable or require)")
+        }
+        let chosenSchema = schema ?? query["schema"] ?? "public"
+        guard chosenSchema.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw StoreFailure("schema \(chosenSchema) must be letters, digits and _")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password?.removingPercentEncoding, database: database, tls: tls)
+        configuration.options.maximumConnections = maximumConnections
+        // Every connection works in the chosen schema: the SQL names tables without one.
+        configuration.options.additionalStartupParameters = [("search_path", chosenSchema)]
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.schema = chosenSchema
+    }
+
+    /// Runs the pool until cancelled (a ServiceGroup service).
+    public func run() async throws {
+        await client.run()
+    }
+
+    /// Runs the pool for the duration of `body`: for commands and tests outside a ServiceGroup.
+    public func withRunning<T: Sendable>(_ body: (PostgresStore) async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await self.client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(self)
+        }
+    }
+
+    /// Applies every migration not yet applied, in order, each in its own transaction. Instances
+    /// starting together serialize on an advisory lock, so each migration runs once.
+    public func migrate() async throws {
+        let schema = self.schema
+        try await client.withConnection { connection in
+            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)", logger: self.logger)
+            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: self.logger)
+            do {
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    logger: self.logger)
+                var applied: Set<String> = []
+                for try await id in try await connection.query("SELECT id FROM schema_migrations", logger: self.logger).decode(String.self) {
+                    applied.insert(id)
+                }
+                for migration in PostgresMigrations.all where !applied.contains(migration.id) {
+                    try await connection.withTransaction(logger: self.logger) { transaction in
+                        for statement in migration.statements {
+                            try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                        }
+                        try await transaction.query("INSERT INTO schema_migrations (id) VALUES (\(migration.id))", logger: self.logger)
+                    }
+                }
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: self.logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: self.logger)
+        }
+    }
+
+    /// The ids of the migrations applied, in order.
+    public func appliedMigrations() async throws -> [String] {
+        var ids: [String] = []
+        for try await id in try await client.query("SELECT id FROM schema_migrations ORDER BY applied_at, id", logger: logger).decode(String.self) {
+            ids.append(id)
+        }
+        return ids
+    }
+
+    /// Drops the schema and everything in it (tests).
+    public func dropSchema() async throws {
+        try await client.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)
+    }
+
+    /// The name of an advisory lock for `name` in this store. Advisory locks are per database, not
+    /// per schema, so the schema is part of the name: two deployments in one database do not block
+    /// each other.
+    public func lockName(_ name: String) -> String {
+        schema + ":" + name
+    }
+
+    /// The advisory lock key migrations hold (an arbitrary constant: "cohort" in ASCII).
+    static let migrationLock: Int64 = 0x636F_686F_7274
+}
+
+/// A failure of the PostgreSQL store that is not the database's own error.
+public struct StoreFailure: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
