@@ -59,5 +59,38 @@ enum PostgresMigrations {
                 )
                 """,
             ]),
+        Migration(
+            id: "2026-12-03-pg-alerts-and-welcome",
+            statements: [
+                """
+                CREATE TABLE alerts (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    raised_at BIGINT NOT NULL,
+                    delivered_at BIGINT,
+                    delivery_error TEXT
+                )
+                """,
+                "CREATE INDEX alerts_by_subject ON alerts (corp_id, kind, subject, raised_at)",
+                "CREATE INDEX alerts_undelivered ON alerts (corp_id, id) WHERE delivered_at IS NULL",
+                """
+                CREATE TABLE welcome_attempts (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    userid TEXT NOT NULL,
+                    template TEXT,
+                    outcome TEXT NOT NULL,
+                    errcode INTEGER,
+                    detail TEXT,
+                    event_time BIGINT NOT NULL,
+                    attempted_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX welcome_attempts_by_contact ON welcome_attempts (corp_id, external_userid)",
+            ]),
     ]
 }
