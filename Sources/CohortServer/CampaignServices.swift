@@ -44,25 +44,32 @@ public struct CampaignDispatchService: Service {
 public struct CampaignResultPollService: Service {
     public let poller: CampaignResultPoller
     public let interval: Duration
+    /// One instance at a time polls (and reminds); a no-op lock on SQLite.
+    public let jobLock: any JobLock
     public let logger: Logger
 
-    public init(poller: CampaignResultPoller, interval: Duration = .seconds(60), logger: Logger) {
+    public init(poller: CampaignResultPoller, interval: Duration = .seconds(60), jobLock: any JobLock = LocalJobLock(), logger: Logger) {
         self.poller = poller
         self.interval = interval
+        self.jobLock = jobLock
         self.logger = logger
     }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                let report = try await poller.poll()
-                if report.confirmed + report.delivered + report.failed + report.reminded > 0 || !report.completedCampaigns.isEmpty {
-                    logger.info(
-                        "campaign results",
-                        metadata: [
-                            "confirmed": "\(report.confirmed)", "delivered": "\(report.delivered)", "failed": "\(report.failed)",
-                            "reminded": "\(report.reminded)", "completed": "\(report.completedCampaigns.joined(separator: ","))",
-                        ])
+                let poller = self.poller
+                let logger = self.logger
+                _ = try await jobLock.withLock("result-poll") {
+                    let report = try await poller.poll()
+                    if report.confirmed + report.delivered + report.failed + report.reminded > 0 || !report.completedCampaigns.isEmpty {
+                        logger.info(
+                            "campaign results",
+                            metadata: [
+                                "confirmed": "\(report.confirmed)", "delivered": "\(report.delivered)", "failed": "\(report.failed)",
+                                "reminded": "\(report.reminded)", "completed": "\(report.completedCampaigns.joined(separator: ","))",
+                            ])
+                    }
                 }
             } catch {
                 logger.warning("campaign result poll failed", metadata: ["error": "\(error)"])

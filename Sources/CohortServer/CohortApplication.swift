@@ -59,6 +59,9 @@ public struct AppDependencies: Sendable {
     public var alerts: (any AlertRepository)?
     /// The scheduled full sync (`sync.interval_hours`).
     public var scheduledSync: FullSync?
+    /// Keeps scheduled jobs (sync, full re-grade, result polling) to one instance at a time:
+    /// nothing to keep apart on SQLite, advisory locks on a shared PostgreSQL.
+    public var jobLock: any JobLock = LocalJobLock()
 
     public init(
         settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
@@ -278,11 +281,11 @@ public enum CohortApplication {
             services.append(TagWriterService(writer: writer, interval: .seconds(5), logger: logger))
         }
         if let grader = dependencies.grader, dependencies.runsInboxProcessor {
-            services.append(GradingScheduleService(grader: grader, logger: logger))
+            services.append(GradingScheduleService(grader: grader, jobLock: dependencies.jobLock, logger: logger))
         }
         if let lane = dependencies.welcomeLane { services.append(lane) }
         if let sync = dependencies.scheduledSync, let hours = settings.sync.intervalHours, dependencies.runsInboxProcessor {
-            services.append(SyncScheduleService(sync: sync, interval: .seconds(hours * 3_600), logger: logger))
+            services.append(SyncScheduleService(sync: sync, interval: .seconds(hours * 3_600), jobLock: dependencies.jobLock, logger: logger))
         }
         if let database = dependencies.database, settings.retention.isEnabled, dependencies.runsInboxProcessor {
             services.append(
@@ -298,7 +301,8 @@ public enum CohortApplication {
             services.append(CampaignDispatchService(dispatcher: dispatcher, interval: dependencies.dispatchInterval, logger: logger))
         }
         if let poller = dependencies.resultPoller {
-            services.append(CampaignResultPollService(poller: poller, interval: dependencies.resultPollInterval, logger: logger))
+            services.append(CampaignResultPollService(
+                poller: poller, interval: dependencies.resultPollInterval, jobLock: dependencies.jobLock, logger: logger))
         }
         return Application(
             router: router,

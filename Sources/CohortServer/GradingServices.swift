@@ -200,6 +200,8 @@ struct TagWriterService: Service {
 /// Runs the full re-grade daily at the configured local time.
 struct GradingScheduleService: Service {
     let grader: Grader
+    /// One instance at a time runs it (a no-op lock on SQLite).
+    let jobLock: any JobLock
     let logger: Logger
 
     func run() async throws {
@@ -214,11 +216,16 @@ struct GradingScheduleService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             do {
-                let started = ContinuousClock.now
-                let report = try await grader.apply()
-                Metrics.Timer(label: "cohort_grade_duration_seconds", dimensions: [("run", "full")]).recordSeconds(
-                    (ContinuousClock.now - started).inSeconds)
-                logger.info("scheduled full re-grade", metadata: ["contacts": "\(report.contacts)", "queued": "\(report.written.queuedOps)"])
+                let grader = self.grader
+                let logger = self.logger
+                let ran = try await jobLock.withLock("full-regrade") {
+                    let started = ContinuousClock.now
+                    let report = try await grader.apply()
+                    Metrics.Timer(label: "cohort_grade_duration_seconds", dimensions: [("run", "full")]).recordSeconds(
+                        (ContinuousClock.now - started).inSeconds)
+                    logger.info("scheduled full re-grade", metadata: ["contacts": "\(report.contacts)", "queued": "\(report.written.queuedOps)"])
+                }
+                if !ran { logger.info("scheduled full re-grade runs on another instance") }
             } catch {
                 logger.error("scheduled full re-grade failed", metadata: ["error": "\(error)"])
             }
@@ -230,6 +237,8 @@ struct GradingScheduleService: Service {
 struct SyncScheduleService: Service {
     let sync: FullSync
     let interval: Duration
+    /// One instance at a time runs it (a no-op lock on SQLite).
+    let jobLock: any JobLock
     let logger: Logger
 
     func run() async throws {
@@ -237,8 +246,13 @@ struct SyncScheduleService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
             do {
-                let report = try await sync.run()
-                logger.info("scheduled sync", metadata: ["contacts": "\(report.contacts)", "rows_changed": "\(report.rowsChanged)"])
+                let sync = self.sync
+                let logger = self.logger
+                let ran = try await jobLock.withLock("sync") {
+                    let report = try await sync.run()
+                    logger.info("scheduled sync", metadata: ["contacts": "\(report.contacts)", "rows_changed": "\(report.rowsChanged)"])
+                }
+                if !ran { logger.info("scheduled sync runs on another instance") }
             } catch {
                 logger.error("scheduled sync failed", metadata: ["error": "\(error)"])
             }
