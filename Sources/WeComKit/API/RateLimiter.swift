@@ -44,7 +44,8 @@ public actor RateLimiter {
             let wait: Int
             if let shared {
                 // The shared budget counts the call itself when it fits; the local buckets also
-                // count it, for `expectedSeconds`.
+                // count it, for `expectedSeconds`, and are pruned as in local mode.
+                prune(api, before: second - (windows.map(\.seconds).max() ?? 0))
                 wait = try await shared.take(
                     api: api, second: Int64(second), windows: windows.map { CallWindow(seconds: $0.seconds, limit: $0.limit) })
             } else {
