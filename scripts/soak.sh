@@ -34,13 +34,14 @@ trap cleanup EXIT
 fail() { echo "soak FAILED: $*" >&2; exit 1; }
 
 mkdir -p "$WORK/Config" "$WORK/Templates"
-# 1,200 add_msg_template calls a minute: the campaign (one task per recipient) lasts about
-# as long as the soak instead of finishing in its first minute.
+# 3,000 calls per API and minute: the campaign (one add_msg_template per recipient) lasts ten
+# minutes instead of finishing in the first one, and the inbox re-reads at most 50 customers a
+# second, far fewer than the callbacks arriving, so it must answer many edits with one re-read.
 cat > "$WORK/Config/cohort.yaml" <<YAML
 platform:
   corp_id: wx5823bf96d3bd56c7
   rate_limit:
-    per_minute: 1200
+    per_minute: 3000
 YAML
 cat > "$WORK/Config/segments.yaml" <<'YAML'
 segments:
@@ -97,12 +98,21 @@ wait "$SYNCS" 2>/dev/null || true
 SYNCS=""
 echo "soak: syncs beside it: $(grep -c '^synced\|contacts' sync.log || true) completed, $(grep -c 'exited' sync.log || true) failed"
 
-# Let the processor finish what was accepted, then stop the server the way an operator does.
-for _ in $(seq 600); do
-  pending=$(python3 -c "import sqlite3; print(sqlite3.connect('cohort.sqlite').execute(\"SELECT count(*) FROM inbox WHERE status IN ('pending','failed')\").fetchone()[0])")
-  [ "$pending" = 0 ] && break
-  sleep 1
+# Let the processor finish what was accepted (as long as it keeps making progress), then stop
+# the server the way an operator does.
+open_events() {
+  python3 -c "import sqlite3; print(sqlite3.connect('cohort.sqlite').execute(\"SELECT count(*) FROM inbox WHERE status IN ('pending','failed')\").fetchone()[0])"
+}
+drain_started=$(date +%s)
+last=$(open_events) last_progress=$drain_started
+echo "soak: $last events open when the load stopped"
+while [ "$last" != 0 ] && [ $(( $(date +%s) - last_progress )) -lt 120 ]; do
+  sleep 5
+  now_open=$(open_events)
+  if [ "$now_open" -lt "$last" ]; then last_progress=$(date +%s); fi
+  last=$now_open
 done
+echo "soak: inbox drained to $last open in $(( $(date +%s) - drain_started )) s"
 kill -TERM "$SERVE"
 wait "$SERVE" || true
 SERVE=""
@@ -122,6 +132,7 @@ if db.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
     problems.append("integrity check failed")
 stored = db.execute("SELECT count(*) FROM inbox WHERE change_type = 'edit_external_contact'").fetchone()[0]
 by_status = dict(db.execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall())
+covered = db.execute("SELECT count(*) FROM inbox WHERE note LIKE 'covered by inbox #%'").fetchone()[0]
 if stored != summary["ok"]:
     problems.append(f"{summary['ok']} callbacks answered 200 but {stored} stored")
 open_events = by_status.get("pending", 0) + by_status.get("failed", 0)
@@ -137,7 +148,8 @@ if twice:
     problems.append(f"{len(twice)} recipients in more than one task")
 rss = [l["server_rss_mib"] for l in lines[:-1] if "server_rss_mib" in l]
 print(f"soak: {summary['sent']} callbacks, {summary['ok']} accepted, {summary['errors']} errors, "
-      f"p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms; stored {stored}, inbox {by_status}; "
+      f"p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms; stored {stored}, inbox {by_status} "
+      f"({covered} answered by a later re-read of their customer); "
       f"server RSS {min(rss) if rss else '?'}..{max(rss) if rss else '?'} MiB; "
       f"campaign: {report['planned']} planned, {report['tasksCreated']} tasks, {len(counts)} recipients on the platform, {len(twice)} twice")
 if problems:

@@ -79,10 +79,11 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
         }
     }
 
-    public func resolve(_ outcomes: [InboxOutcome]) async throws {
-        guard !outcomes.isEmpty else { return }
+    @discardableResult
+    public func resolve(_ outcomes: [InboxOutcome]) async throws -> Int {
+        guard !outcomes.isEmpty else { return 0 }
         let logger = store.logger
-        try await store.client.withTransaction(logger: logger) { connection in
+        return try await store.client.withTransaction(logger: logger) { connection in
             for outcome in outcomes {
                 let id = outcome.id
                 switch outcome.resolution {
@@ -109,6 +110,23 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
                         """, logger: logger)
                 }
             }
+            // After every outcome of its own, as in SQLite. An event another instance holds
+            // under a claim is resolved too; its own resolve later writes the same status.
+            var covered = 0
+            for outcome in outcomes {
+                guard let coverage = outcome.covers, case .processed(let at) = outcome.resolution else { continue }
+                let rows = try await connection.query(
+                    """
+                    UPDATE inbox SET status = 'processed', processed_at = \(StoreTime.millis(at)), note = \(coverage.note),
+                        next_attempt_at = NULL
+                    WHERE external_user_id = \(coverage.externalUserID) AND status IN ('pending', 'failed')
+                        AND received_at < \(StoreTime.millis(coverage.receivedBefore)) AND corp_id = \(coverage.corpID)
+                        AND change_type = ANY(\(coverage.changeTypes)) AND id <> \(coverage.coveredBy)
+                    RETURNING id
+                    """, logger: logger)
+                for try await _ in rows { covered += 1 }
+            }
+            return covered
         }
     }
 

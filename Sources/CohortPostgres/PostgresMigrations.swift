@@ -92,5 +92,10 @@ enum PostgresMigrations {
                 """,
                 "CREATE INDEX welcome_attempts_by_contact ON welcome_attempts (corp_id, external_userid)",
             ]),
+        Migration(
+            id: "2026-12-04-pg-inbox-open-by-customer",
+            statements: [
+                "CREATE INDEX inbox_open_by_customer ON inbox (external_user_id, received_at) WHERE status IN ('pending', 'failed')"
+            ]),
     ]
 }

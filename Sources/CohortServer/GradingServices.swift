@@ -27,6 +27,9 @@ public struct RegradingHandler: InboxEventHandler {
         self.logger = logger
     }
 
+    /// The re-grade is of the same customer the inner handler re-reads, so it answers the same events.
+    public func refresh(for delivery: InboxDelivery) -> InboxRefresh? { inner.refresh(for: delivery) }
+
     public func handle(_ delivery: InboxDelivery) async throws {
         try await inner.handle(delivery)
         guard case .externalContact(let change) = delivery.event else { return }

@@ -65,12 +65,21 @@ public struct InboxProcessor: Service {
         let due = try await repository.due(now: now(), limit: batchSize)
         var outcomes: [InboxOutcome] = []
         outcomes.reserveCapacity(due.count)
+        var coverages: [InboxCoverage] = []
         for event in due {
-            outcomes.append(InboxOutcome(id: event.id, await process(event)))
+            // An earlier run of this pass already re-read what this event asks for: the store
+            // resolves it with that run's coverage, in the same transaction.
+            if coverages.contains(where: { $0.covers(event) }) { continue }
+            let outcome = await process(event)
+            outcomes.append(outcome)
+            if let coverage = outcome.covers { coverages.append(coverage) }
         }
         // One transaction for the whole pass. A crash before it re-runs these handlers, which
         // is safe because handlers are idempotent.
-        try await repository.resolve(outcomes)
+        let covered = try await repository.resolve(outcomes)
+        if covered > 0 {
+            Counter(label: "cohort_inbox_handled_total", dimensions: [("result", "covered")]).increment(by: covered)
+        }
         for outcome in outcomes {
             Counter(label: "cohort_inbox_handled_total", dimensions: [("result", outcome.resolution.metricName)]).increment()
             if case .dead(let error, let attempts, let at) = outcome.resolution {
@@ -83,19 +92,34 @@ public struct InboxProcessor: Service {
         return due.count
     }
 
-    private func process(_ event: InboxEvent) async -> InboxResolution {
+    private func process(_ event: InboxEvent) async -> InboxOutcome {
         let fields: CallbackFields
         do {
             fields = try parse(event.rawXML)
         } catch {
             // It parsed when it arrived; failing now is a defect to look at, not to retry.
             logger.error("inbox event unreadable", metadata: ["inbox.id": "\(event.id)", "error": "\(error)"])
-            return .dead(error: "stored XML no longer parses: \(error)", attempts: event.attempts + 1, at: now())
+            return InboxOutcome(id: event.id, .dead(error: "stored XML no longer parses: \(error)", attempts: event.attempts + 1, at: now()))
         }
         let delivery = InboxDelivery(record: event, fields: fields)
         if case .unhandled(let reason) = delivery.event {
-            return .unhandled(reason: reason)
+            return InboxOutcome(id: event.id, .unhandled(reason: reason))
         }
+        // Taken before the handler reads the platform: every change the platform had by then is
+        // in what it reads.
+        let started = now()
+        let resolution = await run(delivery)
+        guard case .processed = resolution, let refresh = handler.refresh(for: delivery) else {
+            return InboxOutcome(id: event.id, resolution)
+        }
+        let coverage = InboxCoverage(
+            corpID: event.corpID, externalUserID: refresh.externalUserID, changeTypes: refresh.changeTypes, receivedBefore: started,
+            coveredBy: event.id)
+        return InboxOutcome(id: event.id, resolution, covers: coverage)
+    }
+
+    private func run(_ delivery: InboxDelivery) async -> InboxResolution {
+        let event = delivery.record
         let metadata: Logger.Metadata = [
             "inbox.id": "\(event.id)", "inbox.event": "\(event.eventName ?? "")",
             "inbox.change_type": "\(event.changeType ?? "")",

@@ -429,6 +429,15 @@ enum Migrations {
                     CREATE INDEX alerts_undelivered ON alerts (corp_id, id) WHERE delivered_at IS NULL;
                     """)
         }
+        // The open events of one customer, for resolving those a re-read answered. Partial, so
+        // the processed rows (nearly all) cost nothing.
+        migrator.registerMigration("2026-12-04-inbox-open-by-customer") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX inbox_open_by_customer ON inbox (external_user_id, received_at)
+                        WHERE status IN ('pending', 'failed');
+                    """)
+        }
         return migrator
     }
 }

@@ -66,9 +66,10 @@ public struct SQLiteInboxRepository: InboxRepository {
         }
     }
 
-    public func resolve(_ outcomes: [InboxOutcome]) async throws {
-        guard !outcomes.isEmpty else { return }
-        try await writer.write { db in
+    @discardableResult
+    public func resolve(_ outcomes: [InboxOutcome]) async throws -> Int {
+        guard !outcomes.isEmpty else { return 0 }
+        return try await writer.write { db in
             for outcome in outcomes {
                 let id = outcome.id
                 switch outcome.resolution {
@@ -96,6 +97,25 @@ public struct SQLiteInboxRepository: InboxRepository {
                     ).execute(arguments: [error, attempts, id])
                 }
             }
+            // After every outcome of its own, so an event of this pass that failed but was
+            // re-read since ends processed.
+            var covered = 0
+            for outcome in outcomes {
+                guard let coverage = outcome.covers, case .processed(let at) = outcome.resolution else { continue }
+                let types = coverage.changeTypes.map { _ in "?" }.joined(separator: ", ")
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE inbox SET status = 'processed', processed_at = ?, note = ?, next_attempt_at = NULL
+                        WHERE external_user_id = ? AND status IN ('pending', 'failed') AND received_at < ?
+                            AND corp_id = ? AND change_type IN (\(types)) AND id <> ?
+                        """
+                ).execute(
+                    arguments: StatementArguments(
+                        [StoreTime.millis(at), coverage.note, coverage.externalUserID, StoreTime.millis(coverage.receivedBefore), coverage.corpID]
+                            as [any DatabaseValueConvertible] + coverage.changeTypes + [coverage.coveredBy]))
+                covered += db.changesCount
+            }
+            return covered
         }
     }
 

@@ -36,6 +36,18 @@ public struct ContactEventHandler: InboxEventHandler {
         }
     }
 
+    /// Adding and editing re-read the customer with every follower; an edit does nothing else
+    /// (adds may carry a welcome code, deletes end one relation), so a re-read answers it.
+    public func refresh(for delivery: InboxDelivery) -> InboxRefresh? {
+        guard case .externalContact(let change) = delivery.event else { return nil }
+        switch change.kind {
+        case .addExternalContact, .addHalfExternalContact, .editExternalContact:
+            return InboxRefresh(externalUserID: change.externalUserID, changeTypes: [ExternalContactChange.Kind.editExternalContact.rawValue])
+        case .delExternalContact, .delFollowUser, .transferFail:
+            return nil
+        }
+    }
+
     func handle(_ change: ExternalContactChange) async throws {
         let key = RelationKey(externalUserID: change.externalUserID, userID: change.userID)
         switch change.kind {

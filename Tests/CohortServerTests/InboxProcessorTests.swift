@@ -143,5 +143,78 @@ struct InboxProcessorTests {
         }
         #expect(handler.handled == [1, 2, 3])
     }
+
+    static func edit(_ key: String, customer: String, at seconds: Double) -> NewInboxEvent {
+        let fields = CallbackFields([
+            CallbackField("MsgType", "event"), CallbackField("Event", "change_external_contact"),
+            CallbackField("ChangeType", "edit_external_contact"), CallbackField("UserID", "u"),
+            CallbackField("ExternalUserID", customer), CallbackField("CreateTime", "1700000000"),
+        ])
+        return NewInboxEvent(
+            corpID: "ww", dedupKey: key, receivedAt: Date(timeIntervalSince1970: seconds), rawXML: CallbackXML.render(fields),
+            fields: fields, status: .pending)
+    }
+
+    @Test func oneReReadOfACustomerAnswersEveryEditReceivedBeforeItStarted() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([
+            Self.edit("1", customer: "wmA", at: 1_700_000_000), Self.edit("2", customer: "wmB", at: 1_700_000_001),
+            Self.edit("3", customer: "wmA", at: 1_700_000_002), Self.edit("4", customer: "wmA", at: 1_700_000_003),
+            // Received after the re-read of #1 started: the platform may not have had it yet.
+            Self.edit("5", customer: "wmA", at: 1_700_000_009),
+        ])
+        let clock = ManualClock()
+        clock.advance(5)
+        let handler = RefreshingHandler(failing: [])
+        let processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
+            logger: Logger(label: "test"), parse: Self.parse, now: { clock.now })
+        #expect(try await processor.processDue() == 5)
+        #expect(handler.reads == [1, 2, 5])
+        #expect(try await inbox.counts() == [.processed: 5])
+        #expect(try await inbox.event(id: 3)?.note == "covered by inbox #1")
+        #expect(try await inbox.event(id: 4)?.note == "covered by inbox #1")
+        #expect(try await inbox.event(id: 5)?.note == nil)
+    }
+
+    @Test func aReReadThatFailedAnswersNothingAndTheNextReReadAnswersIt() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([Self.edit("1", customer: "wmA", at: 1_700_000_000), Self.edit("2", customer: "wmA", at: 1_700_000_001)])
+        let clock = ManualClock()
+        clock.advance(5)
+        let handler = RefreshingHandler(failing: [1])
+        let processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
+            logger: Logger(label: "test"), parse: Self.parse, now: { clock.now })
+        try await processor.processDue()
+        // #2 ran itself because #1 failed; its re-read then answered #1 as well.
+        #expect(handler.reads == [1, 2])
+        #expect(try await inbox.event(id: 2)?.status == .processed)
+        #expect(try await inbox.event(id: 2)?.note == nil)
+        #expect(try await inbox.event(id: 1)?.status == .processed)
+        #expect(try await inbox.event(id: 1)?.note == "covered by inbox #2")
+    }
 }
 
+/// A handler that re-reads the customer of every edit, as the contact handler does, failing
+/// the events it is told to.
+final class RefreshingHandler: InboxEventHandler {
+    private let failing: Set<Int64>
+    private let calls = Mutex<[Int64]>([])
+
+    init(failing: Set<Int64>) {
+        self.failing = failing
+    }
+
+    var reads: [Int64] { calls.withLock { $0 } }
+
+    func refresh(for delivery: InboxDelivery) -> InboxRefresh? {
+        guard let customer = delivery.fields["ExternalUserID"] else { return nil }
+        return InboxRefresh(externalUserID: customer, changeTypes: ["edit_external_contact"])
+    }
+
+    func handle(_ delivery: InboxDelivery) async throws {
+        calls.withLock { $0.append(delivery.record.id) }
+        if failing.contains(delivery.record.id) { throw ScriptedHandler.HandlerFailure(attempt: 1) }
+    }
+}

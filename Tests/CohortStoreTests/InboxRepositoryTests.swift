@@ -76,6 +76,45 @@ struct InboxRepositoryTests {
         }
     }
 
+    static func change(
+        _ key: String, _ changeType: String, customer: String, corp: String = "wwcorp", at seconds: Double
+    ) -> NewInboxEvent {
+        NewInboxEvent(
+            corpID: corp, dedupKey: key, receivedAt: Date(timeIntervalSince1970: seconds), rawXML: "<xml/>",
+            fields: CallbackFields([CallbackField("Event", "change_external_contact"), CallbackField("ChangeType", changeType),
+                                    CallbackField("UserID", "u"), CallbackField("ExternalUserID", customer), CallbackField("MsgType", "event")]),
+            status: .pending)
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func aReReadResolvesOnlyTheOpenEditsOfItsCustomerReceivedBeforeIt(_ backend: StoreBackend) async throws {
+        try await withInbox(backend) { repository in
+            let edit = "edit_external_contact"
+            _ = try await repository.append([
+                Self.change("read", "add_external_contact", customer: "wmA", at: 100),  // 1: the re-read
+                Self.change("e1", edit, customer: "wmA", at: 101),  // 2: covered
+                Self.change("e2", edit, customer: "wmA", at: 102),  // 3: failed earlier, covered
+                Self.change("e3", edit, customer: "wmA", at: 102.5),  // 4: already dead, left alone
+                Self.change("del", "del_follow_user", customer: "wmA", at: 103),  // 5: other change type
+                Self.change("other", edit, customer: "wmB", at: 104),  // 6: other customer
+                Self.change("corp", edit, customer: "wmA", corp: "wwother", at: 105),  // 7: other corp
+                Self.change("late", edit, customer: "wmA", at: 110),  // 8: arrived after the read started
+            ])
+            try await repository.resolve(id: 3, .retry(error: "boom", attempts: 1, at: Date(timeIntervalSince1970: 500)))
+            try await repository.resolve(id: 4, .dead(error: "gave up", attempts: 8, at: Date(timeIntervalSince1970: 500)))
+            let coverage = InboxCoverage(
+                corpID: "wwcorp", externalUserID: "wmA", changeTypes: [edit], receivedBefore: Date(timeIntervalSince1970: 106),
+                coveredBy: 1)
+            let covered = try await repository.resolve([InboxOutcome(id: 1, .processed(at: Date(timeIntervalSince1970: 107)), covers: coverage)])
+            #expect(covered == 2)
+            var statuses: [Int64: InboxStatus] = [:]
+            for id in Int64(1)...8 { statuses[id] = try await repository.event(id: id)?.status }
+            #expect(statuses == [1: .processed, 2: .processed, 3: .processed, 4: .dead, 5: .pending, 6: .pending, 7: .pending, 8: .pending])
+            #expect(try await repository.event(id: 2)?.note == "covered by inbox #1")
+            #expect(try await repository.event(id: 3)?.processedAt == Date(timeIntervalSince1970: 107))
+        }
+    }
+
     @Test func storedEventsSurviveReopeningTheFile() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-\(UUID().uuidString)/db.sqlite").path
         do {

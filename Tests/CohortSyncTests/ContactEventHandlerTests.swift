@@ -61,6 +61,25 @@ import WeComSimulator
         #expect(try await FullSync(client: platform.client(), repository: repository).check().isEmpty)
     }
 
+    @Test func addsAndEditsReReadTheCustomerSoTheyAnswerItsEditsButDeletesAnswerNothing() throws {
+        func delivery(_ changeType: String) throws -> InboxDelivery {
+            let fields = CallbackFields([
+                CallbackField("MsgType", "event"), CallbackField("Event", "change_external_contact"),
+                CallbackField("ChangeType", changeType), CallbackField("UserID", "u0"), CallbackField("ExternalUserID", "wmX"),
+                CallbackField("CreateTime", "1700000000"),
+            ])
+            let record = InboxEvent(id: 1, corpID: "wx5823bf96d3bd56c7", dedupKey: "k", receivedAt: Date(), rawXML: CallbackXML.render(fields), status: .pending)
+            return InboxDelivery(record: record, fields: fields)
+        }
+        let edits = InboxRefresh(externalUserID: "wmX", changeTypes: ["edit_external_contact"])
+        for changeType in ["add_external_contact", "add_half_external_contact", "edit_external_contact"] {
+            #expect(handler.refresh(for: try delivery(changeType)) == edits, "\(changeType)")
+        }
+        for changeType in ["del_external_contact", "del_follow_user", "transfer_fail"] {
+            #expect(handler.refresh(for: try delivery(changeType)) == nil, "\(changeType)")
+        }
+    }
+
     @Test func aDeletedRelationEndsWithItsReasonUnlessTheCustomerWasAddedAgainLater() async throws {
         try await sync()
         let customer = await platform.simulator.corp.listing["u0"]![0]

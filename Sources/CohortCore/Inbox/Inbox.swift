@@ -141,11 +141,59 @@ public enum InboxResolution: Sendable, Hashable {
 public struct InboxOutcome: Sendable, Hashable {
     public var id: Int64
     public var resolution: InboxResolution
+    /// Other open events this successful run made redundant, resolved in the same transaction.
+    public var covers: InboxCoverage?
 
-    public init(id: Int64, _ resolution: InboxResolution) {
+    public init(id: Int64, _ resolution: InboxResolution, covers: InboxCoverage? = nil) {
         self.id = id
         self.resolution = resolution
+        self.covers = covers
     }
+}
+
+/// What a handler re-reads in full when it handles an event: the customer's whole record, so
+/// an event whose only effect is that same re-read is answered by it.
+public struct InboxRefresh: Sendable, Hashable {
+    /// The customer re-read.
+    public var externalUserID: String
+    /// Change types whose whole effect is a re-read of their customer.
+    public var changeTypes: [String]
+
+    public init(externalUserID: String, changeTypes: [String]) {
+        self.externalUserID = externalUserID
+        self.changeTypes = changeTypes.sorted()
+    }
+}
+
+/// Open events (pending or waiting for a retry) that a successful re-read of one customer
+/// answered: those of `changeTypes` for that customer received before the re-read started,
+/// because the platform already held their change when it was read. Resolving them as
+/// processed is what keeps a burst of edits to one customer at one API call, and the inbox
+/// within the platform's quota (10,000 calls a minute, 150,000 an hour per API).
+public struct InboxCoverage: Sendable, Hashable {
+    public var corpID: String
+    public var externalUserID: String
+    public var changeTypes: [String]
+    public var receivedBefore: Date
+    /// The event whose run did the re-read.
+    public var coveredBy: Int64
+
+    public init(corpID: String, externalUserID: String, changeTypes: [String], receivedBefore: Date, coveredBy: Int64) {
+        self.corpID = corpID
+        self.externalUserID = externalUserID
+        self.changeTypes = changeTypes
+        self.receivedBefore = receivedBefore
+        self.coveredBy = coveredBy
+    }
+
+    /// Whether `event` is one this re-read answered.
+    public func covers(_ event: InboxEvent) -> Bool {
+        event.id != coveredBy && event.corpID == corpID && event.externalUserID == externalUserID
+            && event.changeType.map(changeTypes.contains) == true && event.receivedAt < receivedBefore
+    }
+
+    /// The note a covered event keeps, so an operator sees why it needed no call of its own.
+    public var note: String { "covered by inbox #\(coveredBy)" }
 }
 
 extension InboxRepository {
@@ -168,8 +216,10 @@ public protocol InboxRepository: Sendable {
     func append(_ events: [NewInboxEvent]) async throws -> [InboxAppendOutcome]
     /// Events whose handler is due (pending, or failed with `nextAttemptAt <= now`), oldest first.
     func due(now: Date, limit: Int) async throws -> [InboxEvent]
-    /// Records the outcomes of handler runs, all in one transaction.
-    func resolve(_ outcomes: [InboxOutcome]) async throws
+    /// Records the outcomes of handler runs, all in one transaction, with the open events their
+    /// coverages answered resolved as processed. Returns how many events were covered.
+    @discardableResult
+    func resolve(_ outcomes: [InboxOutcome]) async throws -> Int
     /// Events for operators, newest first.
     func list(status: InboxStatus?, limit: Int) async throws -> [InboxEvent]
     /// Puts events back to pending with their attempts reset. Returns how many were re-queued.
@@ -188,4 +238,12 @@ public protocol InboxSink: Sendable {
 /// A handler must be idempotent: replaying the inbox may run it again for the same event.
 public protocol InboxEventHandler: Sendable {
     func handle(_ delivery: InboxDelivery) async throws
+    /// What handling `delivery` re-reads in full, if anything: the processor then resolves the
+    /// open events that re-read answers instead of running them one by one.
+    func refresh(for delivery: InboxDelivery) -> InboxRefresh?
+}
+
+extension InboxEventHandler {
+    /// Handlers re-read nothing unless they say so.
+    public func refresh(for delivery: InboxDelivery) -> InboxRefresh? { nil }
 }
