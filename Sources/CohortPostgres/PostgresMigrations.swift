@@ -97,5 +97,174 @@ enum PostgresMigrations {
             statements: [
                 "CREATE INDEX inbox_open_by_customer ON inbox (external_user_id, received_at) WHERE status IN ('pending', 'failed')"
             ]),
+        // The platform mirror, as in SQLite's "2026-11-23-directory" plus the phone index of
+        // "2026-11-24-grading". Integers are BIGINT throughout: one decoding rule for every column.
+        Migration(
+            id: "2026-12-04-pg-directory",
+            statements: [
+                """
+                CREATE TABLE staff (
+                    corp_id TEXT NOT NULL,
+                    userid TEXT NOT NULL,
+                    name TEXT,
+                    first_seen_at BIGINT NOT NULL,
+                    ended_at BIGINT,
+                    PRIMARY KEY (corp_id, userid)
+                )
+                """,
+                """
+                CREATE TABLE contacts (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    name TEXT,
+                    type BIGINT,
+                    gender BIGINT,
+                    unionid TEXT,
+                    corp_name TEXT,
+                    corp_full_name TEXT,
+                    position TEXT,
+                    avatar TEXT,
+                    first_seen_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    ended_at BIGINT,
+                    PRIMARY KEY (corp_id, external_userid)
+                )
+                """,
+                "CREATE INDEX contacts_by_unionid ON contacts (corp_id, unionid) WHERE unionid IS NOT NULL",
+                """
+                CREATE TABLE relations (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    userid TEXT NOT NULL,
+                    remark TEXT,
+                    description TEXT,
+                    createtime BIGINT,
+                    add_way BIGINT,
+                    state TEXT,
+                    oper_userid TEXT,
+                    remark_corp_name TEXT,
+                    remark_mobiles TEXT NOT NULL DEFAULT '',
+                    first_seen_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    ended_at BIGINT,
+                    end_reason TEXT,
+                    PRIMARY KEY (corp_id, external_userid, userid)
+                )
+                """,
+                "CREATE INDEX relations_by_staff ON relations (corp_id, userid)",
+                """
+                CREATE TABLE relation_tags (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    userid TEXT NOT NULL,
+                    tag_id TEXT NOT NULL,
+                    PRIMARY KEY (corp_id, external_userid, userid, tag_id)
+                )
+                """,
+                "CREATE INDEX relation_tags_by_tag ON relation_tags (corp_id, tag_id)",
+                """
+                CREATE TABLE tag_groups (
+                    corp_id TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    sort_order BIGINT NOT NULL,
+                    create_time BIGINT,
+                    updated_at BIGINT NOT NULL,
+                    deleted_at BIGINT,
+                    PRIMARY KEY (corp_id, group_id)
+                )
+                """,
+                """
+                CREATE TABLE tags (
+                    corp_id TEXT NOT NULL,
+                    tag_id TEXT NOT NULL,
+                    group_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    sort_order BIGINT NOT NULL,
+                    create_time BIGINT,
+                    updated_at BIGINT NOT NULL,
+                    deleted_at BIGINT,
+                    PRIMARY KEY (corp_id, tag_id)
+                )
+                """,
+                """
+                CREATE TABLE contact_events (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    userid TEXT NOT NULL,
+                    chat_id TEXT NOT NULL,
+                    occurred_at BIGINT NOT NULL,
+                    detail TEXT NOT NULL,
+                    recorded_at BIGINT NOT NULL,
+                    UNIQUE (corp_id, kind, external_userid, userid, chat_id, occurred_at, detail)
+                )
+                """,
+                """
+                CREATE TABLE contact_phones (
+                    corp_id TEXT NOT NULL,
+                    phone TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    userid TEXT NOT NULL,
+                    PRIMARY KEY (corp_id, phone, external_userid, userid)
+                )
+                """,
+                "CREATE INDEX contact_phones_by_relation ON contact_phones (corp_id, external_userid, userid)",
+            ]),
+        // Interactions, as in SQLite's "2026-11-24-grading": matched to contacts through a small
+        // integer `contact_seq` once the contact is known.
+        Migration(
+            id: "2026-12-04-pg-interactions",
+            statements: [
+                """
+                CREATE TABLE contact_seq (
+                    seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    UNIQUE (corp_id, external_userid)
+                )
+                """,
+                """
+                CREATE TABLE interactions (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    ref_type TEXT NOT NULL,
+                    ref_value TEXT NOT NULL,
+                    contact_seq BIGINT,
+                    staff TEXT,
+                    occurred_at BIGINT NOT NULL,
+                    amount BIGINT,
+                    attributes TEXT,
+                    imported_at BIGINT NOT NULL,
+                    UNIQUE (corp_id, source, source_id)
+                )
+                """,
+                "CREATE INDEX interactions_by_contact ON interactions (contact_seq, kind, occurred_at, amount) WHERE contact_seq IS NOT NULL",
+                "CREATE INDEX interactions_unmatched ON interactions (corp_id, ref_type, ref_value) WHERE contact_seq IS NULL",
+                """
+                CREATE INDEX interactions_with_attributes ON interactions (contact_seq, occurred_at)
+                    WHERE contact_seq IS NOT NULL AND attributes IS NOT NULL
+                """,
+            ]),
+        Migration(
+            id: "2026-12-04-pg-audit",
+            statements: [
+                """
+                CREATE TABLE audit_log (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    detail TEXT NOT NULL DEFAULT ''
+                )
+                """,
+                "CREATE INDEX audit_log_by_time ON audit_log (corp_id, at)",
+            ]),
     ]
 }

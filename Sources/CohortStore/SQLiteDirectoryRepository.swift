@@ -542,10 +542,3 @@ public struct SQLiteDirectoryRepository: DirectoryRepository {
         return names
     }
 }
-
-extension Array {
-    /// Consecutive slices of at most `size` elements.
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
-    }
-}

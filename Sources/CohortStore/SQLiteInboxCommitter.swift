@@ -12,14 +12,7 @@ import Synchronization
 /// under load, three quarters of an async commit's wall time was spent waiting to be resumed on
 /// the busy cooperative thread pool, not in SQLite (docs/PERFORMANCE.md).
 public final class SQLiteInboxCommitter: InboxSink, Sendable {
-    private struct Pending {
-        var event: NewInboxEvent
-        var continuation: CheckedContinuation<InboxAppendOutcome, any Error>
-    }
-
-    private struct State {
-        var pending: [Pending] = []
-        var draining = false
+    private struct Totals {
         var commits = 0
         var events = 0
         var seconds = 0.0
@@ -34,52 +27,37 @@ public final class SQLiteInboxCommitter: InboxSink, Sendable {
 
     private let writer: any DatabaseWriter
     private let queue = DispatchQueue(label: "cohort.inbox.commit")
-    private let maxBatch: Int
-    private let state = Mutex(State())
+    private let commits: CommitQueue<NewInboxEvent, InboxAppendOutcome>
+    private let totals = Mutex(Totals())
 
     public init(database: CohortDatabase, maxBatch: Int = 512) {
         self.writer = database.writer
-        self.maxBatch = maxBatch
+        self.commits = CommitQueue(maxBatch: maxBatch)
     }
 
     public func store(_ event: NewInboxEvent) async throws -> InboxAppendOutcome {
-        try await withCheckedThrowingContinuation { continuation in
-            let startDrain = state.withLock { state -> Bool in
-                state.pending.append(Pending(event: event, continuation: continuation))
-                guard !state.draining else { return false }
-                state.draining = true
-                return true
-            }
-            if startDrain { queue.async { self.drain() } }
-        }
+        try await commits.submit(event) { queue.async { self.drain() } }
     }
 
     public var statistics: Statistics {
-        state.withLock { Statistics(commits: $0.commits, events: $0.events, seconds: $0.seconds) }
+        totals.withLock { Statistics(commits: $0.commits, events: $0.events, seconds: $0.seconds) }
     }
 
     private func drain() {
-        while true {
-            let batch = state.withLock { state -> [Pending] in
-                let batch = Array(state.pending.prefix(maxBatch))
-                state.pending.removeFirst(batch.count)
-                if batch.isEmpty { state.draining = false }
-                return batch
-            }
-            if batch.isEmpty { return }
+        while let batch = commits.nextBatch() {
             let started = DispatchTime.now()
             do {
-                let events = batch.map(\.event)
+                let events = batch.items
                 let outcomes = try writer.write { db in try SQLiteInboxRepository.insert(events, into: db) }
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-                state.withLock { state in
-                    state.commits += 1
-                    state.events += batch.count
-                    state.seconds += elapsed
+                totals.withLock { totals in
+                    totals.commits += 1
+                    totals.events += batch.count
+                    totals.seconds += elapsed
                 }
-                for (pending, outcome) in zip(batch, outcomes) { pending.continuation.resume(returning: outcome) }
+                batch.complete(outcomes)
             } catch {
-                for pending in batch { pending.continuation.resume(throwing: error) }
+                batch.fail(error)
             }
         }
     }

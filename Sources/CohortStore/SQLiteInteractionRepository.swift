@@ -26,7 +26,7 @@ public struct SQLiteInteractionRepository: InteractionRepository {
                     seq = try Self.resolve(interaction.contact, db: db, corpID: corpID)
                     resolved[interaction.contact] = seq
                 }
-                let attributes = try Self.encodeAttributes(interaction.attributes)
+                let attributes = interaction.storedAttributes
                 let values: StatementArguments = [
                     interaction.kind, interaction.contact.type, interaction.contact.value, seq, interaction.staff,
                     interaction.occurredAt, interaction.amountCents, attributes,
@@ -141,7 +141,7 @@ public struct SQLiteInteractionRepository: InteractionRepository {
                 return Interaction(
                     kind: row[0], contact: ContactReference(type: row[1], value: row[2]) ?? .externalUserID(externalUserID),
                     staff: row[3], occurredAt: row[4], amountCents: row[5], source: row[6], sourceID: row[7],
-                    attributes: attributes.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:])
+                    attributes: Interaction.attributes(stored: attributes))
             }
         }
     }
@@ -190,13 +190,5 @@ public struct SQLiteInteractionRepository: InteractionRepository {
         try db.cachedStatement(sql: "INSERT INTO contact_seq (corp_id, external_userid) VALUES (?, ?)")
             .execute(arguments: [corpID, externalUserID])
         return db.lastInsertedRowID
-    }
-
-    /// Sorted keys, so the same attributes always store the same text (and compare equal).
-    private static func encodeAttributes(_ attributes: [String: String]) throws -> String? {
-        guard !attributes.isEmpty else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(attributes), as: UTF8.self)
     }
 }

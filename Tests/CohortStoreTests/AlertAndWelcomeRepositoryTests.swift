@@ -76,3 +76,29 @@ struct AlertAndWelcomeRepositoryTests {
         }
     }
 }
+
+/// The audit log behaves the same on both stores.
+struct AuditLogTests {
+    @Test(arguments: StoreBackend.available)
+    func entriesAreKeptPerCorpAndListedNewestFirst(_ backend: StoreBackend) async throws {
+        func check(_ log: any AuditLog, _ other: any AuditLog) async throws {
+            try await log.record(AuditEntry(at: 100, actor: "cli:ops", action: "config.apply", subject: "v1"))
+            try await log.record(AuditEntry(at: 100, actor: "api", action: "campaign.start", subject: "spring", detail: "94957 recipients"))
+            try await other.record(AuditEntry(at: 50, actor: "serve", action: "forget", subject: "wmX"))
+            let entries = try await log.entries(limit: 10)
+            #expect(entries.map(\.action) == ["campaign.start", "config.apply"])
+            #expect(entries.first?.detail == "94957 recipients")
+            #expect(try await log.entries(limit: 1).count == 1)
+            #expect(try await other.entries(limit: 10).map(\.subject) == ["wmX"])
+        }
+        switch backend {
+        case .sqlite:
+            let database = try CohortDatabase()
+            try await check(SQLiteAuditLog(database: database, corpID: "wwcorp"), SQLiteAuditLog(database: database, corpID: "wwother"))
+        case .postgres:
+            try await withPostgresStore { store in
+                try await check(PostgresAuditLog(store: store, corpID: "wwcorp"), PostgresAuditLog(store: store, corpID: "wwother"))
+            }
+        }
+    }
+}

@@ -135,6 +135,26 @@ struct InboxRepositoryTests {
 }
 
 struct SQLiteInboxCommitterTests {
+    @Test(arguments: StoreBackend.available)
+    func concurrentStoresThroughTheSinkKeepEachEventOnceAndCountEveryRepeat(_ backend: StoreBackend) async throws {
+        try await withInboxSink(backend) { sink, repository in
+            let outcomes = try await withThrowingTaskGroup(of: InboxAppendOutcome.self) { group in
+                for index in 0..<500 {
+                    group.addTask { try await sink.store(InboxRepositoryTests.event("e\(index % 400)")) }
+                }
+                var all: [InboxAppendOutcome] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            #expect(outcomes.count == 500)
+            #expect(Set(outcomes.map(\.id)).count == 400)
+            #expect(outcomes.filter { if case .duplicate = $0 { return true } else { return false } }.count == 100)
+            let stored = try await repository.list(status: nil, limit: 1000)
+            #expect(stored.count == 400)
+            #expect(stored.map(\.duplicates).reduce(0, +) == 100)
+        }
+    }
+
     @Test func concurrentStoresAreAllDurableAndShareCommits() async throws {
         let database = try CohortDatabase()
         let committer = SQLiteInboxCommitter(database: database)

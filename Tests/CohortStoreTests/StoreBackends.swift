@@ -60,6 +60,20 @@ func withInbox(_ backend: StoreBackend, _ body: (any InboxUnderTest) async throw
     }
 }
 
+/// The webhook's sink on `backend` and the inbox it writes to.
+func withInboxSink(_ backend: StoreBackend, _ body: (any InboxSink, any InboxUnderTest) async throws -> Void) async throws {
+    switch backend {
+    case .sqlite:
+        let database = try CohortDatabase()
+        try await body(SQLiteInboxCommitter(database: database), SQLiteInboxRepository(database: database))
+    case .postgres:
+        try await withPostgresStore { store in
+            let inbox = PostgresInboxRepository(store: store)
+            try await body(inbox, inbox)
+        }
+    }
+}
+
 struct StoreBackendTests {
     @Test func aPostgresURLIsParsedAndABadOneIsRefusedClearly() throws {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }

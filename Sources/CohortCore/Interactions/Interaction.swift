@@ -88,6 +88,21 @@ public struct Interaction: Sendable, Hashable, Codable {
         self.sourceID = sourceID
         self.attributes = attributes
     }
+
+    /// The attributes as stores keep them: JSON with sorted keys, so the same attributes always
+    /// store the same text (and compare equal); nil when there are none.
+    public var storedAttributes: String? {
+        guard !attributes.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A [String: String] always encodes.
+        return (try? encoder.encode(attributes)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Attributes read back from ``storedAttributes``; empty for nil or unreadable text.
+    public static func attributes(stored text: String?) -> [String: String] {
+        text.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+    }
 }
 
 /// What an import or API batch did.
