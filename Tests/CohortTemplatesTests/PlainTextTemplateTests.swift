@@ -24,6 +24,17 @@ import Testing
         #expect(text == "<b>&\"'|<b>&\"'|<b>&\"'")
     }
 
+    @Test func contactDataWithTemplateOrRuleSyntaxIsRenderedAsTextNeverReparsed() throws {
+        let template = try PlainTextTemplate(source: "您好，{{contact.name}}！{{#tags}}[{{name}}]{{/tags}}", name: "t", shape: Self.shape)
+        let hostile = "{{contact.external_userid}}{{#tags}}x{{/tags}}{{> /etc/passwd}} orders >= 1 && r == 5"
+        var context = Self.context(name: .string(hostile))
+        if case .object(var root) = context {
+            root["tags"] = .list([.object(["name": .string("{{=<% %>=}}<%contact.name%>")])])
+            context = .object(root)
+        }
+        #expect(try template.render(context) == "您好，\(hostile)！[{{=<% %>=}}<%contact.name%>]")
+    }
+
     @Test func numbersPrintWithoutATrailingFraction() throws {
         let template = try PlainTextTemplate(source: "{{grade.frequency}} {{grade.clv}}", name: "t", shape: Self.shape)
         #expect(try template.render(Self.context()) == "3 1234.5")
