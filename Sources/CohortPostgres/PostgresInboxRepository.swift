@@ -47,13 +47,16 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
             }
         }
         if inKeyOrder { unique.sort { EventKey($0) < EventKey($1) } }
-        let insert = Self.insertQuery(unique)
+        // 12 parameters a row and at most 65,535 a statement (postgres-nio counts them in 16 bits).
+        let inserts = unique.chunked(4_000).map { Self.insertQuery(Array($0)) }
         let logger = store.logger
         let stored = try await store.client.withTransaction(logger: logger) { connection -> [EventKey: InboxAppendOutcome] in
             var outcomes: [EventKey: InboxAppendOutcome] = [:]
-            let rows = try await connection.query(insert, logger: logger)
-            for try await (id, inserted, corpID, createTime, dedupKey) in rows.decode((Int64, Bool, String, Int64, String).self) {
-                outcomes[EventKey(corpID: corpID, createTime: createTime, dedupKey: dedupKey)] = inserted ? .stored(id: id) : .duplicate(id: id)
+            for insert in inserts {
+                let rows = try await connection.query(insert, logger: logger)
+                for try await (id, inserted, corpID, createTime, dedupKey) in rows.decode((Int64, Bool, String, Int64, String).self) {
+                    outcomes[EventKey(corpID: corpID, createTime: createTime, dedupKey: dedupKey)] = inserted ? .stored(id: id) : .duplicate(id: id)
+                }
             }
             for (key, count) in repeats {
                 guard let id = outcomes[key]?.id else { continue }
