@@ -193,8 +193,10 @@ let package = Package(
             name: "CohortTesting",
             dependencies: [
                 "CohortCore",
+                "CohortPostgres",
                 "WeComKit",
                 "WeComSimulator",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -231,13 +233,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CohortSyncTests",
-            dependencies: ["CohortCore", "CohortStore", "CohortSync", "WeComKit", "WeComSimulator", "CohortTesting"],
+            dependencies: ["CohortCore", "CohortPostgres", "CohortStore", "CohortSync", "WeComKit", "WeComSimulator", "CohortTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CohortStoreTests",
             dependencies: [
-                "CohortCore", "CohortStore", "CohortPostgres", .product(name: "GRDB", package: "GRDB.swift"),
+                "CohortCore", "CohortStore", "CohortPostgres", "CohortTesting", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

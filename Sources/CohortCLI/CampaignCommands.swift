@@ -63,7 +63,7 @@ struct CampaignContext {
         } catch let refusal as CampaignDesk.Refusal {
             printError(refusal.description)
             throw ExitCode(1)
-        } catch let started as SQLiteCampaignRepository.AlreadyStarted {
+        } catch let started as CampaignAlreadyStarted {
             printError(started.description)
             throw ExitCode(1)
         }

@@ -18,7 +18,7 @@ public struct PostgresAlertRepository: AlertRepository {
         let logger = store.logger
         let corpID = self.corpID
         let lock = store.lockName("alert." + corpID + "." + kind.rawValue + "." + subject)
-        return try await store.client.withTransaction(logger: logger) { connection in
+        return try await store.transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lock)))", logger: logger)
             let recent = try await connection.query(
                 """

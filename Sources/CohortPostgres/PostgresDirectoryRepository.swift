@@ -30,7 +30,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
     public func state() async throws -> DirectoryState {
         let corpID = self.corpID
         let logger = self.logger
-        return try await store.client.withConnection { connection in
+        return try await store.snapshot { connection in
             var state = DirectoryState()
             for try await (userID, name) in try await connection.query(
                 "SELECT userid, name FROM staff WHERE corp_id = \(corpID) AND ended_at IS NULL", logger: logger
@@ -68,7 +68,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
     }
 
     public func contacts(_ filter: ContactFilter) async throws -> [StoredContact] {
-        try await store.client.withConnection { connection in
+        try await store.snapshot { connection in
             var sql = "SELECT \(Self.contactColumns) FROM contacts c WHERE c.corp_id = $1"
             var binds = PostgresBindings()
             binds.append(corpID)
@@ -110,7 +110,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
     }
 
     public func contact(_ externalUserID: String) async throws -> StoredContact? {
-        try await store.client.withConnection { connection in
+        try await store.snapshot { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: Self.contactColumns) FROM contacts c
@@ -324,7 +324,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
     // MARK: Rows
 
     private func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await store.client.withTransaction(logger: logger) { connection in try await body(connection) }
+        try await store.transaction { connection in try await body(connection) }
     }
 
     /// How many rows a statement ending in `RETURNING 1` touched.
@@ -442,7 +442,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
                 """
                 INSERT INTO relation_tags (corp_id, external_userid, userid, tag_id)
                 SELECT \(corpID), \(relation.externalUserID), \(relation.userID), tag FROM unnest(\(added)::text[]) AS tag
-                RETURNING 1
+                ON CONFLICT DO NOTHING RETURNING 1
                 """, connection)
         }
         return changed

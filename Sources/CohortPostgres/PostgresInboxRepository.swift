@@ -50,7 +50,7 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
         // 12 parameters a row and at most 65,535 a statement (postgres-nio counts them in 16 bits).
         let inserts = unique.chunked(4_000).map { Self.insertQuery(Array($0)) }
         let logger = store.logger
-        let stored = try await store.client.withTransaction(logger: logger) { connection -> [EventKey: InboxAppendOutcome] in
+        let stored = try await store.transaction { connection -> [EventKey: InboxAppendOutcome] in
             var outcomes: [EventKey: InboxAppendOutcome] = [:]
             for insert in inserts {
                 let rows = try await connection.query(insert, logger: logger)
@@ -177,7 +177,7 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
     public func resolve(_ outcomes: [InboxOutcome]) async throws -> Int {
         guard !outcomes.isEmpty else { return 0 }
         let logger = store.logger
-        return try await store.client.withTransaction(logger: logger) { connection in
+        return try await store.transaction { connection in
             for outcome in outcomes {
                 let id = outcome.id
                 switch outcome.resolution {
@@ -205,7 +205,10 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
                 }
             }
             // After every outcome of its own, as in SQLite. An event another instance holds
-            // under a claim is resolved too; its own resolve later writes the same status.
+            // under a claim is resolved too; its own resolve later writes the same status. A
+            // row another transaction has locked is skipped, not waited for: two instances
+            // covering each other's rows would otherwise deadlock, and a skipped event is still
+            // answered by its own handler.
             var covered = 0
             for outcome in outcomes {
                 guard let coverage = outcome.covers, case .processed(let at) = outcome.resolution else { continue }
@@ -213,9 +216,12 @@ public struct PostgresInboxRepository: InboxRepository, InboxSink {
                     """
                     UPDATE inbox SET status = 'processed', processed_at = \(StoreTime.millis(at)), note = \(coverage.note),
                         next_attempt_at = NULL
-                    WHERE external_user_id = \(coverage.externalUserID) AND status IN ('pending', 'failed')
-                        AND received_at < \(StoreTime.millis(coverage.receivedBefore)) AND corp_id = \(coverage.corpID)
-                        AND change_type = ANY(\(coverage.changeTypes)) AND id <> \(coverage.coveredBy)
+                    WHERE id IN (
+                        SELECT id FROM inbox
+                        WHERE external_user_id = \(coverage.externalUserID) AND status IN ('pending', 'failed')
+                            AND received_at < \(StoreTime.millis(coverage.receivedBefore)) AND corp_id = \(coverage.corpID)
+                            AND change_type = ANY(\(coverage.changeTypes)) AND id <> \(coverage.coveredBy)
+                        ORDER BY id FOR UPDATE SKIP LOCKED)
                     RETURNING id
                     """, logger: logger)
                 for try await _ in rows { covered += 1 }

@@ -19,10 +19,15 @@ public struct PostgresInteractionRepository: InteractionRepository {
 
     public func store(_ batch: [Interaction], at time: Date) async throws -> InteractionImportCounts {
         let now = StoreTime.millis(time)
-        return try await store.client.withTransaction(logger: logger) { connection in
+        return try await store.transaction { connection in
             var counts = InteractionImportCounts()
             var resolved: [ContactReference: Int64?] = [:]
-            for interaction in batch {
+            // In key order (a repeated key keeps its place): two instances importing overlapping
+            // batches then lock rows in the same order and cannot deadlock.
+            let ordered = batch.enumerated().sorted {
+                ($0.element.source, $0.element.sourceID, $0.offset) < ($1.element.source, $1.element.sourceID, $1.offset)
+            }.map(\.element)
+            for interaction in ordered {
                 let seq: Int64?
                 if let known = resolved[interaction.contact] {
                     seq = known
@@ -66,7 +71,7 @@ public struct PostgresInteractionRepository: InteractionRepository {
     }
 
     public func matchPending() async throws -> [String] {
-        try await store.client.withTransaction(logger: logger) { connection in
+        try await store.transaction { connection in
             var references: [ContactReference] = []
             for try await (type, value) in try await connection.query(
                 "SELECT DISTINCT ref_type, ref_value FROM interactions WHERE corp_id = \(corpID) AND contact_seq IS NULL", logger: logger
@@ -78,7 +83,7 @@ public struct PostgresInteractionRepository: InteractionRepository {
     }
 
     public func matchPending(contact externalUserID: String) async throws -> [String] {
-        try await store.client.withTransaction(logger: logger) { connection in
+        try await store.transaction { connection in
             var references: [ContactReference] = [.externalUserID(externalUserID)]
             for try await unionID in try await connection.query(
                 "SELECT unionid FROM contacts WHERE corp_id = \(corpID) AND external_userid = \(externalUserID) AND unionid IS NOT NULL",

@@ -266,5 +266,106 @@ enum PostgresMigrations {
                 """,
                 "CREATE INDEX audit_log_by_time ON audit_log (corp_id, at)",
             ]),
+            // Keys sort by bytes, as in SQLite: the stores must list and merge in the same order
+        // whatever the database's locale.
+        Migration(
+            id: "2026-12-05-pg-byte-order-keys",
+            statements: [
+                #"ALTER TABLE staff ALTER COLUMN userid TYPE TEXT COLLATE "C""#,
+                #"ALTER TABLE contacts ALTER COLUMN external_userid TYPE TEXT COLLATE "C""#,
+                #"ALTER TABLE relations ALTER COLUMN external_userid TYPE TEXT COLLATE "C", ALTER COLUMN userid TYPE TEXT COLLATE "C""#,
+                #"""
+                ALTER TABLE relation_tags ALTER COLUMN external_userid TYPE TEXT COLLATE "C", ALTER COLUMN userid TYPE TEXT COLLATE "C",
+                    ALTER COLUMN tag_id TYPE TEXT COLLATE "C"
+                """#,
+                #"ALTER TABLE tag_groups ALTER COLUMN group_id TYPE TEXT COLLATE "C""#,
+                #"ALTER TABLE tags ALTER COLUMN tag_id TYPE TEXT COLLATE "C""#,
+                #"ALTER TABLE contact_phones ALTER COLUMN external_userid TYPE TEXT COLLATE "C", ALTER COLUMN userid TYPE TEXT COLLATE "C""#,
+                #"ALTER TABLE contact_seq ALTER COLUMN external_userid TYPE TEXT COLLATE "C""#,
+            ]),
+        // The campaign ledger, as SQLite's "2026-11-25-campaigns", plus who claimed a call
+        // (`claimed_by`): with several instances, a call in flight is only uncertain once the
+        // instance that made it is gone.
+        Migration(
+            id: "2026-12-05-pg-campaigns",
+            statements: [
+                #"""
+                CREATE TABLE campaigns (
+                    corp_id TEXT NOT NULL,
+                    name TEXT COLLATE "C" NOT NULL,
+                    state TEXT NOT NULL,
+                    priority BIGINT NOT NULL,
+                    dispatch_at BIGINT NOT NULL,
+                    config_version TEXT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    paused_reason TEXT,
+                    finished_at BIGINT,
+                    duplicate_owners BIGINT NOT NULL DEFAULT 0,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (corp_id, name)
+                )
+                """#,
+                #"""
+                CREATE TABLE campaign_tasks (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    campaign TEXT COLLATE "C" NOT NULL,
+                    sender TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    next_attempt_at BIGINT,
+                    call_started_at BIGINT,
+                    claimed_by TEXT,
+                    msgid TEXT,
+                    created_at BIGINT,
+                    member_status BIGINT,
+                    reminders TEXT NOT NULL DEFAULT '',
+                    final BIGINT NOT NULL DEFAULT 0,
+                    error TEXT
+                )
+                """#,
+                "CREATE INDEX campaign_tasks_by_campaign ON campaign_tasks (corp_id, campaign, state)",
+                "CREATE INDEX campaign_tasks_open ON campaign_tasks (corp_id, created_at) WHERE state = 'created' AND final = 0",
+                "CREATE UNIQUE INDEX campaign_tasks_msgid ON campaign_tasks (corp_id, msgid) WHERE msgid IS NOT NULL",
+                #"""
+                CREATE TABLE campaign_recipients (
+                    corp_id TEXT NOT NULL,
+                    campaign TEXT COLLATE "C" NOT NULL,
+                    external_userid TEXT COLLATE "C" NOT NULL,
+                    state TEXT NOT NULL,
+                    sender TEXT,
+                    task_id BIGINT,
+                    variant BIGINT,
+                    reason TEXT,
+                    detail TEXT,
+                    platform_status BIGINT,
+                    send_time BIGINT,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (corp_id, campaign, external_userid)
+                )
+                """#,
+                "CREATE INDEX campaign_recipients_by_task ON campaign_recipients (task_id) WHERE task_id IS NOT NULL",
+                "CREATE INDEX campaign_recipients_by_contact ON campaign_recipients (corp_id, external_userid)",
+                #"""
+                CREATE TABLE opt_outs (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT COLLATE "C" NOT NULL,
+                    reason TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (corp_id, external_userid)
+                )
+                """#,
+                """
+                CREATE TABLE config_versions (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    applied_at BIGINT NOT NULL,
+                    files TEXT NOT NULL
+                )
+                """,
+            ]),
     ]
 }

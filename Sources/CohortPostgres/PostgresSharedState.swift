@@ -19,7 +19,7 @@ public struct PostgresTokenStore: SharedTokenStore {
         let validAfter = StoreTime.millis(now.addingTimeInterval(margin))
         if let stored = try await read(key, validAfter: validAfter, on: nil) { return stored }
         let logger = store.logger
-        return try await store.client.withTransaction(logger: logger) { connection in
+        return try await store.transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(store.lockName("token." + key))))", logger: logger)
             // Another instance may have refreshed it while this one waited for the lock.
             if let stored = try await read(key, validAfter: validAfter, on: connection) { return stored }
@@ -66,7 +66,7 @@ public struct PostgresCallBudget: SharedCallBudget {
     public func take(api: String, second: Int64, windows: [CallWindow]) async throws -> Int {
         let logger = store.logger
         let horizon = second - Int64(windows.map(\.seconds).max() ?? 0)
-        return try await store.client.withTransaction(logger: logger) { connection in
+        return try await store.transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(store.lockName("budget." + api))))", logger: logger)
             try await connection.query("DELETE FROM call_budget WHERE api = \(api) AND second <= \(horizon)", logger: logger)
             var calls: [Int64: Int] = [:]

@@ -99,6 +99,34 @@ public final class PostgresStore: Service, Sendable {
         return ids
     }
 
+    /// Runs `body` in a transaction. An error `body` throws comes out as itself (rolled back),
+    /// not wrapped in postgres-nio's `PostgresTransactionError`, so callers can match it.
+    public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let thrown = error.closureError, error.rollbackError == nil { throw thrown }
+            throw error
+        }
+    }
+
+    /// Runs `body`'s reads in one REPEATABLE READ snapshot, so what another instance commits
+    /// meanwhile cannot pair one state of a table with another state of the next.
+    public func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await client.withConnection { connection in
+            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                let result = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return result
+            } catch {
+                if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+                throw error
+            }
+        }
+    }
+
     /// Drops the schema and everything in it (tests).
     public func dropSchema() async throws {
         try await client.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)

@@ -106,7 +106,7 @@ struct AdminAPI: Sendable {
                     return try await handler(request, context)
                 } catch let refusal as CampaignDesk.Refusal {
                     return APIResponse.error(.conflict, refusal.description)
-                } catch let started as SQLiteCampaignRepository.AlreadyStarted {
+                } catch let started as CampaignAlreadyStarted {
                     return APIResponse.error(.conflict, started.description)
                 } catch let problem as APIProblem {
                     return APIResponse.error(problem.status, problem.message)

@@ -56,6 +56,13 @@ public struct Grader: Sendable {
     /// - Parameter progress: called with a phase name and, while tag rules are written, the
     ///   relations done and the total.
     public func apply(progress: (@Sendable (_ phase: String, _ done: Int, _ total: Int) -> Void)? = nil) async throws -> GradeRunReport {
+        defer { Self.returnFreedMemory() }
+        // The run's population and outcome are gone when `run` returns: only then is there a
+        // gigabyte of freed pages to hand back.
+        return try await run(progress: progress)
+    }
+
+    private func run(progress: (@Sendable (_ phase: String, _ done: Int, _ total: Int) -> Void)?) async throws -> GradeRunReport {
         let started = now()
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -107,7 +114,6 @@ public struct Grader: Sendable {
             asOf: asOf, configVersion: rules.version, baseline: graded.baseline, report: written, startedAt: started, finishedAt: now())
         writeTime += clock.now - mark
         if drift > 0 { logger.notice("rule tags changed by hand were put back", metadata: ["drift": "\(drift)"]) }
-        Self.returnFreedMemory()
         return GradeRunReport(
             full: true, contacts: population.contacts.count, relations: population.relations.count,
             loadSeconds: (t1 - t0).inSeconds, gradeSeconds: gradeTime.inSeconds, writeSeconds: writeTime.inSeconds,

@@ -130,8 +130,12 @@ public struct BulkSeeder: Sendable {
                     INSERT OR IGNORE INTO relation_tags (corp_id, external_userid, userid, tag_id)
                         SELECT ?, ext, userid, 'bench-' || name FROM drained ORDER BY ext, userid;
                     DROP TABLE drained;
+                    DELETE FROM relation_tags WHERE corp_id = ? AND (external_userid, userid, tag_id) IN (
+                        SELECT json_extract(o.payload, '$.externalUserID'), json_extract(o.payload, '$.userID'), 'bench-' || r.value
+                        FROM platform_ops o, json_each(o.payload, '$.remove') r
+                        WHERE o.corp_id = ? AND o.kind = 'mark_tag' AND o.status = 'pending');
                     """,
-                arguments: [corpID, corpID, now, corpID, now, corpID])
+                arguments: [corpID, corpID, now, corpID, now, corpID, corpID, corpID])
             try db.execute(
                 sql: "UPDATE platform_ops SET status = 'done', updated_at = ? WHERE corp_id = ? AND status = 'pending'",
                 arguments: [now, corpID])

@@ -12,10 +12,6 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         self.corpID = corpID
     }
 
-    public struct AlreadyStarted: Error, CustomStringConvertible {
-        public var campaign: String
-        public var description: String { "campaign \"\(campaign)\" was started before; a campaign sends once (copy it under a new name to send again)" }
-    }
 
     // MARK: Planning inputs
 
@@ -240,7 +236,7 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         let corpID = self.corpID
         try await writer.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM campaigns WHERE corp_id = ? AND name = ?", arguments: [corpID, plan.campaign]) == true {
-                throw AlreadyStarted(campaign: plan.campaign)
+                throw CampaignAlreadyStarted(campaign: plan.campaign)
             }
             let duplicates = plan.exclusions.count { $0.reason == .duplicateOwner }
             try db.execute(
@@ -451,13 +447,7 @@ public struct SQLiteCampaignRepository: CampaignRepository {
                     WHERE task_id = ? AND external_userid = ? AND state IN ('task_created', 'sent', 'failed')
                     """)
             for result in results {
-                let (state, reason): (RecipientState, String?) =
-                    switch result.status {
-                    case 1: (.sent, nil)
-                    case 2: (.failed, DeliveryFailure.notFriend.rawValue)
-                    case 3: (.failed, DeliveryFailure.quota.rawValue)
-                    default: (.taskCreated, nil)
-                    }
+                let (state, reason) = result.outcome
                 try update.execute(arguments: [state.rawValue, reason, result.status, result.sendTime, at, task, result.externalUserID])
             }
             if final {
@@ -530,24 +520,7 @@ public struct SQLiteCampaignRepository: CampaignRepository {
                     GROUP BY state, reason
                     """, arguments: [corpID, name])
             {
-                let state = RecipientState(rawValue: row[0]) ?? .failed
-                let reason: String = row[1]
-                let count: Int = row[2]
-                switch state {
-                case .excluded: report.excluded[reason, default: 0] += count
-                case .planned, .queued:
-                    report.planned += count
-                    report.awaitingDispatch += count
-                case .taskCreated:
-                    report.planned += count
-                    report.awaitingConfirmation += count
-                case .sent:
-                    report.planned += count
-                    report.delivered += count
-                case .failed:
-                    report.planned += count
-                    report.failed[reason, default: 0] += count
-                }
+                report.count(recipients: row[2], state: RecipientState(rawValue: row[0]) ?? .failed, reason: row[1])
             }
             for row in try Row.fetchAll(
                 db,
@@ -556,15 +529,7 @@ public struct SQLiteCampaignRepository: CampaignRepository {
                     GROUP BY state, coalesce(member_status, 0)
                     """, arguments: [corpID, name])
             {
-                let count: Int = row[2]
-                report.tasks += count
-                switch TaskState(rawValue: row[0]) {
-                case .created:
-                    report.tasksCreated += count
-                    if (row[1] as Int) == 2 { report.tasksConfirmed += count }
-                case .failed: report.tasksFailed += count
-                default: break
-                }
+                report.count(tasks: row[2], state: TaskState(rawValue: row[0]), memberStatus: row[1])
             }
             return report
         }

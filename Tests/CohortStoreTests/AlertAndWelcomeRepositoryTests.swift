@@ -1,6 +1,7 @@
 import CohortCore
 import CohortPostgres
 import CohortStore
+import CohortTesting
 import Foundation
 import Testing
 

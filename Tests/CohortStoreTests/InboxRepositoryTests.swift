@@ -1,5 +1,6 @@
 import CohortCore
 import CohortStore
+import CohortTesting
 import Foundation
 import Testing
 

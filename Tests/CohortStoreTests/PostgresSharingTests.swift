@@ -1,5 +1,6 @@
 import CohortCore
 import CohortPostgres
+import CohortTesting
 import Foundation
 import PostgresNIO
 import Synchronization

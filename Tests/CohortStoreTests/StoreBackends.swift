@@ -1,21 +1,10 @@
 import CohortCore
 import CohortPostgres
 import CohortStore
+import CohortTesting
 import Foundation
 import Logging
 import Testing
-
-/// The store backends a suite runs against: SQLite always, PostgreSQL when
-/// COHORT_TEST_POSTGRES_URL names a server (.ci/run starts one and sets it).
-enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, postgres
-
-    static let postgresURL = ProcessInfo.processInfo.environment["COHORT_TEST_POSTGRES_URL"]
-
-    static var available: [StoreBackend] { postgresURL == nil ? [.sqlite] : [.sqlite, .postgres] }
-
-    var testDescription: String { rawValue }
-}
 
 /// What the inbox suite needs of a store beyond the port: reading one event back.
 protocol InboxUnderTest: InboxRepository {
@@ -24,31 +13,6 @@ protocol InboxUnderTest: InboxRepository {
 
 extension SQLiteInboxRepository: InboxUnderTest {}
 extension PostgresInboxRepository: InboxUnderTest {}
-
-/// A PostgreSQL store in a schema of its own, migrated, running for `body`, dropped after.
-func withPostgresStore<T: Sendable>(_ body: (PostgresStore) async throws -> T) async throws -> T {
-    guard let url = StoreBackend.postgresURL else { throw StoreFailure("COHORT_TEST_POSTGRES_URL is not set") }
-    let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-    let store = try PostgresStore(url: url, schema: String(schema), maximumConnections: 8, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-    return try await store.withRunning { store in
-        try await store.migrate()
-        do {
-            let result = try await body(store)
-            try await store.dropSchema()
-            return result
-        } catch {
-            try? await store.dropSchema()
-            throw error
-        }
-    }
-}
-
-/// A second pool on the same schema: another instance.
-func withSecondInstance<T: Sendable>(of store: PostgresStore, _ body: (PostgresStore) async throws -> T) async throws -> T {
-    guard let url = StoreBackend.postgresURL else { throw StoreFailure("COHORT_TEST_POSTGRES_URL is not set") }
-    let other = try PostgresStore(url: url, schema: store.schema, maximumConnections: 8, logger: store.logger)
-    return try await other.withRunning(body)
-}
 
 /// A fresh, empty inbox on `backend`.
 func withInbox(_ backend: StoreBackend, _ body: (any InboxUnderTest) async throws -> Void) async throws {

@@ -196,6 +196,62 @@ public struct CampaignRecipientRow: Sendable, Hashable, Codable {
     }
 }
 
+/// Starting a campaign that was started before: a campaign sends once.
+public struct CampaignAlreadyStarted: Error, CustomStringConvertible, Sendable {
+    public var campaign: String
+
+    public init(campaign: String) {
+        self.campaign = campaign
+    }
+
+    public var description: String { "campaign \"\(campaign)\" was started before; a campaign sends once (copy it under a new name to send again)" }
+}
+
+extension RecipientResult {
+    /// The ledger state (and failure reason) a platform send status means for the recipient.
+    public var outcome: (state: RecipientState, reason: String?) {
+        switch status {
+        case 1: (.sent, nil)
+        case 2: (.failed, DeliveryFailure.notFriend.rawValue)
+        case 3: (.failed, DeliveryFailure.quota.rawValue)
+        default: (.taskCreated, nil)
+        }
+    }
+}
+
+extension CampaignReport {
+    /// Adds `count` recipients in `state` (with their exclusion or failure reason, or "").
+    public mutating func count(recipients count: Int, state: RecipientState, reason: String) {
+        switch state {
+        case .excluded: excluded[reason, default: 0] += count
+        case .planned, .queued:
+            planned += count
+            awaitingDispatch += count
+        case .taskCreated:
+            planned += count
+            awaitingConfirmation += count
+        case .sent:
+            planned += count
+            delivered += count
+        case .failed:
+            planned += count
+            failed[reason, default: 0] += count
+        }
+    }
+
+    /// Adds `count` tasks in `state` whose sender's status is `memberStatus` (2: sent).
+    public mutating func count(tasks count: Int, state: TaskState?, memberStatus: Int) {
+        tasks += count
+        switch state {
+        case .created:
+            tasksCreated += count
+            if memberStatus == 2 { tasksConfirmed += count }
+        case .failed: tasksFailed += count
+        default: break
+        }
+    }
+}
+
 /// The campaign ledger and what planning reads (port; the store implements it).
 ///
 /// Invariant: every recipient has a row before any platform call for its campaign, and a

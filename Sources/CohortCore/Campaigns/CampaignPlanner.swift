@@ -161,6 +161,13 @@ public struct PlannedRecipient: Sendable, Hashable, Codable {
     public var sender: String
     public var variant: Int
     public var text: String
+
+    public init(externalUserID: String, sender: String, variant: Int, text: String) {
+        self.externalUserID = externalUserID
+        self.sender = sender
+        self.variant = variant
+        self.text = text
+    }
 }
 
 public struct PlannedExclusion: Sendable, Hashable, Codable {
@@ -169,6 +176,13 @@ public struct PlannedExclusion: Sendable, Hashable, Codable {
     public var staff: String?
     public var reason: ExclusionReason
     public var detail: String
+
+    public init(externalUserID: String, staff: String? = nil, reason: ExclusionReason, detail: String) {
+        self.externalUserID = externalUserID
+        self.staff = staff
+        self.reason = reason
+        self.detail = detail
+    }
 }
 
 /// One add_msg_template call: a sender, one text, at most 10,000 recipients.
@@ -176,12 +190,23 @@ public struct PlannedTask: Sendable, Hashable, Codable {
     public var sender: String
     public var text: String
     public var recipients: [String]
+
+    public init(sender: String, text: String, recipients: [String]) {
+        self.sender = sender
+        self.text = text
+        self.recipients = recipients
+    }
 }
 
 /// Another campaign's planned message that gives way to this one under a frequency cap.
 public struct BumpedSend: Sendable, Hashable, Codable {
     public var campaign: String
     public var externalUserID: String
+
+    public init(campaign: String, externalUserID: String) {
+        self.campaign = campaign
+        self.externalUserID = externalUserID
+    }
 }
 
 /// A campaign's whole plan: who hears what from whom, who does not and why, and the tasks.
@@ -195,6 +220,19 @@ public struct CampaignPlan: Sendable {
     public var bumped: [BumpedSend]
     /// Senders over the campaign's task cap, with their task counts.
     public var overTaskCap: [String: Int]
+
+    public init(
+        campaign: String, dispatchAt: Int64, recipients: [PlannedRecipient], exclusions: [PlannedExclusion], tasks: [PlannedTask],
+        bumped: [BumpedSend] = [], overTaskCap: [String: Int] = [:]
+    ) {
+        self.campaign = campaign
+        self.dispatchAt = dispatchAt
+        self.recipients = recipients
+        self.exclusions = exclusions
+        self.tasks = tasks
+        self.bumped = bumped
+        self.overTaskCap = overTaskCap
+    }
 
     public var tasksPerSender: [String: Int] {
         tasks.reduce(into: [:]) { $0[$1.sender, default: 0] += 1 }
