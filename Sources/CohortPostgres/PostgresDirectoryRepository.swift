@@ -321,6 +321,58 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
         }
     }
 
+    // MARK: Forgetting
+
+    public func forget(_ externalUserID: String, at: Int64) async throws -> ForgetReport? {
+        let corpID = self.corpID
+        let logger = self.logger
+        return try await write { connection in
+            var known = false
+            for try await _ in try await connection.query(
+                "SELECT 1 FROM contacts WHERE corp_id = \(corpID) AND external_userid = \(externalUserID)", logger: logger)
+            {
+                known = true
+            }
+            guard known else { return nil }
+            var report = ForgetReport()
+            // Listed first: the triggers then erase what the updates below write, and every later write.
+            try await connection.query(
+                """
+                INSERT INTO forgotten_contacts (corp_id, external_userid, forgotten_at) VALUES (\(corpID), \(externalUserID), \(at))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+            report.contactRows = try await count(
+                """
+                UPDATE contacts SET name = NULL, unionid = NULL, corp_name = NULL, corp_full_name = NULL, position = NULL, avatar = NULL
+                WHERE corp_id = \(corpID) AND external_userid = \(externalUserID) RETURNING 1
+                """, connection)
+            report.relationRows = try await count(
+                """
+                UPDATE relations SET remark = NULL, description = NULL, remark_corp_name = NULL, remark_mobiles = ''
+                WHERE corp_id = \(corpID) AND external_userid = \(externalUserID) RETURNING 1
+                """, connection)
+            report.phoneRows = try await count(
+                "DELETE FROM contact_phones WHERE corp_id = \(corpID) AND external_userid = \(externalUserID) RETURNING 1", connection)
+            // Interactions matched by phone keep no phone: they point at the contact instead.
+            report.interactionRows = try await count(
+                """
+                UPDATE interactions SET attributes = NULL, ref_type = 'external_userid', ref_value = \(externalUserID)
+                WHERE contact_seq = (SELECT seq FROM contact_seq WHERE corp_id = \(corpID) AND external_userid = \(externalUserID))
+                RETURNING 1
+                """, connection)
+            // A message rendered for this person alone may carry their name.
+            report.messageTexts = try await count(
+                """
+                UPDATE campaign_tasks SET text = '[erased]' WHERE corp_id = \(corpID) AND id IN (
+                    SELECT task_id FROM campaign_recipients r WHERE r.corp_id = \(corpID) AND r.external_userid = \(externalUserID)
+                      AND r.task_id IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM campaign_recipients o WHERE o.task_id = r.task_id AND o.external_userid <> r.external_userid))
+                RETURNING 1
+                """, connection)
+            return report
+        }
+    }
+
     // MARK: Rows
 
     private func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {

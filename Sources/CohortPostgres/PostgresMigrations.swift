@@ -367,5 +367,71 @@ enum PostgresMigrations {
                 )
                 """,
             ]),
+        // People who asked to be forgotten, and triggers that keep their data out whatever
+        // writes it later (a sync, a callback, an import), as SQLite's "2026-12-03-audit-and-forget".
+        // BEFORE triggers change the row as it is written, so an upsert that brings nothing new
+        // counts as unchanged.
+        Migration(
+            id: "2026-12-05-pg-forget",
+            statements: [
+                #"""
+                CREATE TABLE forgotten_contacts (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT COLLATE "C" NOT NULL,
+                    forgotten_at BIGINT NOT NULL,
+                    PRIMARY KEY (corp_id, external_userid)
+                )
+                """#,
+                """
+                CREATE FUNCTION forget_contact() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid) THEN
+                        NEW.name := NULL; NEW.unionid := NULL; NEW.corp_name := NULL; NEW.corp_full_name := NULL;
+                        NEW.position := NULL; NEW.avatar := NULL;
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """,
+                "CREATE TRIGGER forget_contact BEFORE INSERT OR UPDATE ON contacts FOR EACH ROW EXECUTE FUNCTION forget_contact()",
+                """
+                CREATE FUNCTION forget_relation() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid) THEN
+                        NEW.remark := NULL; NEW.description := NULL; NEW.remark_corp_name := NULL; NEW.remark_mobiles := '';
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """,
+                "CREATE TRIGGER forget_relation BEFORE INSERT OR UPDATE ON relations FOR EACH ROW EXECUTE FUNCTION forget_relation()",
+                """
+                CREATE FUNCTION forget_phone() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM forgotten_contacts f WHERE f.corp_id = NEW.corp_id AND f.external_userid = NEW.external_userid) THEN
+                        RETURN NULL;
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """,
+                "CREATE TRIGGER forget_phone BEFORE INSERT ON contact_phones FOR EACH ROW EXECUTE FUNCTION forget_phone()",
+                """
+                CREATE FUNCTION forget_interaction() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE
+                    target BIGINT := NEW.contact_seq;
+                    owner TEXT;
+                BEGIN
+                    -- A re-import names the row by the erased phone, which no longer resolves: it stays the person's.
+                    IF target IS NULL AND TG_OP = 'UPDATE' THEN target := OLD.contact_seq; END IF;
+                    IF target IS NULL THEN RETURN NEW; END IF;
+                    SELECT s.external_userid INTO owner FROM contact_seq s
+                        JOIN forgotten_contacts f ON f.corp_id = s.corp_id AND f.external_userid = s.external_userid
+                        WHERE s.seq = target;
+                    IF owner IS NOT NULL THEN
+                        NEW.contact_seq := target; NEW.attributes := NULL; NEW.ref_type := 'external_userid'; NEW.ref_value := owner;
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """,
+                "CREATE TRIGGER forget_interaction BEFORE INSERT OR UPDATE ON interactions FOR EACH ROW EXECUTE FUNCTION forget_interaction()",
+            ]),
     ]
 }

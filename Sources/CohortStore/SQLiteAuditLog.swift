@@ -32,21 +32,7 @@ public struct SQLiteAuditLog: AuditLog {
     }
 }
 
-/// What forgetting a person erased.
-public struct ForgetReport: Sendable, Hashable, Codable {
-    public var contactRows = 0
-    public var relationRows = 0
-    public var phoneRows = 0
-    public var interactionRows = 0
-    public var messageTexts = 0
-}
-
 extension SQLiteDirectoryRepository {
-    /// Erases a person's personal data (name, unionid, company, remarks, phone numbers, the
-    /// free attributes of their interactions, the text of messages made for them alone) and keeps
-    /// them erased: later syncs and callbacks store the relation without it. Counts, grades,
-    /// amounts and the pseudonymous external_userid stay, so reports still add up. Returns nil
-    /// when the store does not know the contact.
     public func forget(_ externalUserID: String, at: Int64) async throws -> ForgetReport? {
         let corpID = self.corpID
         return try await writer.write { db in

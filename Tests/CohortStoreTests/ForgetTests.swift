@@ -1,5 +1,6 @@
 import CohortCore
 import CohortStore
+import CohortTesting
 import Foundation
 import GRDB
 import Testing
@@ -52,6 +53,45 @@ struct ForgetTests {
         #expect(try await personal() == erased)
         #expect(try await interactions.interactions(of: "wmA").map(\.amountCents) == [990], "the amounts stay")
         #expect(try await directory.forget("wmNOBODY", at: 1) == nil)
+    }
+
+    /// The same through the ports only, on every backend: what an operator and the grader read back.
+    @Test(arguments: StoreBackend.available)
+    func aForgottenPersonStaysErasedThroughSyncsAndReimportsOnEveryBackend(_ backend: StoreBackend) async throws {
+        let now = self.now
+        try await withInteractions(backend) { directory, interactions in
+            func sync() async throws {
+                _ = try await directory.upsert(
+                    Contact(externalUserID: "wmA", name: "王小明", unionID: "oUNION", corpName: "小明科技"),
+                    relations: [Relation(externalUserID: "wmA", userID: "zhangsan", remark: "王总", description: "VIP", remarkMobiles: ["13800138000"])],
+                    at: now)
+            }
+            func erased() async throws -> Bool {
+                let stored = try #require(try await directory.contact("wmA"))
+                let relation = try #require(stored.relations.first?.relation)
+                let orders = try await interactions.interactions(of: "wmA")
+                return stored.contact.name == nil && stored.contact.unionID == nil && stored.contact.corpName == nil
+                    && relation.remark == nil && relation.description == nil && relation.remarkMobiles.isEmpty
+                    && orders.allSatisfy { $0.attributes.isEmpty && $0.contact == .externalUserID("wmA") }
+            }
+            try await sync()
+            var order = Interaction(kind: "order", contact: .phone("13800138000"), occurredAt: 1_795_000_000, amountCents: 990, source: "shop", sourceID: "1")
+            order.attributes = ["address": "上海市某路1号"]
+            _ = try await interactions.store([order], at: now)
+            #expect(try await directory.contact("wmA")?.contact.name == "王小明")
+
+            let report = try #require(try await directory.forget("wmA", at: 1))
+            #expect(report.contactRows == 1 && report.relationRows == 1 && report.phoneRows == 1 && report.interactionRows == 1)
+            #expect(try await erased())
+            #expect(try await interactions.resolve([.phone("13800138000")]).isEmpty, "the phone no longer finds the person")
+
+            // The platform still has the name and remark: a sync and a re-import bring nothing back.
+            try await sync()
+            _ = try await interactions.store([order], at: now)
+            #expect(try await erased())
+            #expect(try await interactions.interactions(of: "wmA").map(\.amountCents) == [990], "the amounts stay")
+            #expect(try await directory.forget("wmNOBODY", at: 1) == nil)
+        }
     }
 
     @Test func aBackupIsAWholeConsistentCopyAndNeverOverwrites() async throws {
