@@ -1,5 +1,4 @@
 import ArgumentParser
-import CohortServer
 import Foundation
 
 /// Benchmarks, one JSON line per scenario on stdout (progress goes to stderr).
@@ -12,21 +11,6 @@ struct CohortBench: AsyncParsableCommand {
             IngestBenchmark.self, IngestPartsBenchmark.self, SyncBenchmark.self, GenerateBenchmarkData.self, GradingBenchmark.self,
             CampaignBenchmark.self, SoakBenchmark.self,
         ])
-
-    /// Sets the allocator up before anything allocates in earnest, then runs the command.
-    static func main() async {
-        Allocator.limitArenas()
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
-    }
 }
 
 /// Writes a progress line to stderr so stdout stays one JSON line per scenario.

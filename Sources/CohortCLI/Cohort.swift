@@ -20,21 +20,6 @@ struct Cohort: AsyncParsableCommand {
             GradesCommand.self, TagsCommand.self, RulesCommand.self, SegmentsCommand.self, CampaignCommand.self, OptOutCommand.self,
             ConfigCommand.self, InboxCommand.self, AuditCommand.self, AlertsCommand.self, BackupCommand.self, RetentionCommand.self,
         ])
-
-    /// Sets the allocator up before anything allocates in earnest, then runs the command.
-    static func main() async {
-        Allocator.limitArenas()
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
-    }
 }
 
 /// Options every command shares.

@@ -7,27 +7,10 @@ import Logging
 import WeComKit
 
 #if os(Linux)
-/// glibc's `malloc_trim` and `mallopt` (malloc.h is not in the Glibc module map).
+/// glibc's `malloc_trim` (malloc.h is not in the Glibc module map).
 @_silgen_name("malloc_trim")
 private func glibcMallocTrim(_ pad: Int) -> Int32
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
-
-/// Process-wide allocator settings, applied by the executables before any work starts.
-public enum Allocator {
-    /// Caps glibc's malloc arenas at the core count (at least 2). glibc's default, eight per
-    /// core, lets each of Swift's pool threads keep its own arena, and a full re-grade's
-    /// short-lived arrays then fragment across all of them: measured on 1,000,000 contacts,
-    /// the cap takes a steady re-grade's peak from 1,417-1,485 MiB to 1,367-1,370 MiB at the
-    /// same speed. Two threads per core rarely wait on an arena lock.
-    public static func limitArenas() {
-        #if os(Linux)
-        let arenaMax: Int32 = -8  // M_ARENA_MAX
-        _ = glibcMallopt(arenaMax, Int32(max(2, ProcessInfo.processInfo.activeProcessorCount)))
-        #endif
-    }
-}
 
 /// What `grade --apply` or an incremental re-grade did, with timings.
 public struct GradeRunReport: Sendable, Codable {
