@@ -250,6 +250,7 @@ let package = Package(
             dependencies: [
                 "CohortCore",
                 "CohortConfig",
+                "CohortPostgres",
                 "CohortStore",
                 "CohortServer",
                 "CohortSync",

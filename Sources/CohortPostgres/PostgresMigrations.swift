@@ -433,5 +433,88 @@ enum PostgresMigrations {
                 """,
                 "CREATE TRIGGER forget_interaction BEFORE INSERT OR UPDATE ON interactions FOR EACH ROW EXECUTE FUNCTION forget_interaction()",
             ]),
+        // Grades, lifecycle history, rule assignments, runs and the platform write queue, as
+        // SQLite's "2026-11-24-grading".
+        Migration(
+            id: "2026-12-05-pg-grading",
+            statements: [
+                #"""
+                CREATE TABLE grades (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT COLLATE "C" NOT NULL,
+                    recency BIGINT,
+                    frequency BIGINT NOT NULL,
+                    monetary BIGINT NOT NULL,
+                    r BIGINT,
+                    f BIGINT,
+                    m BIGINT,
+                    segment TEXT,
+                    abc TEXT,
+                    clv BIGINT,
+                    lifecycle TEXT NOT NULL,
+                    lifecycle_since BIGINT NOT NULL,
+                    graded_at BIGINT NOT NULL,
+                    config_version TEXT NOT NULL,
+                    PRIMARY KEY (corp_id, external_userid)
+                )
+                """#,
+                """
+                CREATE TABLE lifecycle_history (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT NOT NULL,
+                    from_stage TEXT,
+                    to_stage TEXT NOT NULL,
+                    occurred_at BIGINT NOT NULL,
+                    reason TEXT NOT NULL,
+                    config_version TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX lifecycle_history_by_contact ON lifecycle_history (corp_id, external_userid, id)",
+                #"""
+                CREATE TABLE tag_assignments (
+                    corp_id TEXT NOT NULL,
+                    external_userid TEXT COLLATE "C" NOT NULL,
+                    userid TEXT COLLATE "C" NOT NULL,
+                    tag TEXT COLLATE "C" NOT NULL,
+                    rule_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    config_version TEXT NOT NULL,
+                    facts TEXT NOT NULL,
+                    assigned_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    PRIMARY KEY (corp_id, external_userid, userid, tag)
+                )
+                """#,
+                """
+                CREATE TABLE grading_runs (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    finished_at BIGINT NOT NULL,
+                    config_version TEXT NOT NULL,
+                    as_of BIGINT NOT NULL,
+                    baseline TEXT NOT NULL,
+                    summary TEXT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE platform_ops (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    corp_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    next_attempt_at BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    last_error TEXT
+                )
+                """,
+                "CREATE UNIQUE INDEX platform_ops_pending ON platform_ops (corp_id, kind, target) WHERE status = 'pending'",
+                "CREATE INDEX platform_ops_due ON platform_ops (status, next_attempt_at, id) WHERE status = 'pending'",
+            ]),
     ]
 }

@@ -10,7 +10,7 @@ import WeComKit
 /// works offline. It shows counts only, never a person's data.
 struct DashboardController: Sendable {
     static let path = "/dashboard"
-    let overview: SQLiteOverviewReader?
+    let overview: (any OverviewReader)?
     let desk: CampaignDesk?
     let now: @Sendable () -> Date
 

@@ -265,7 +265,7 @@ struct SyncScheduleService: Service {
 
 /// Applies the retention settings at start and then daily.
 struct RetentionService: Service {
-    let retention: SQLiteRetention
+    let retention: any RetentionStore
     let settings: RetentionSettings
     let audit: any AuditLog
     let now: @Sendable () -> Date
@@ -290,7 +290,7 @@ struct RetentionService: Service {
     }
 }
 
-extension SQLiteRetention {
+extension RetentionStore {
     /// Drops what `settings` keeps no longer, counted back from `now`.
     public func apply(_ settings: RetentionSettings, now: Date) async throws -> RetentionReport {
         try await apply(

@@ -1,3 +1,4 @@
+import CohortCore
 import CohortStore
 import Foundation
 import Hummingbird
@@ -27,7 +28,7 @@ public enum CohortMetrics {
 /// at scrape time (inbox depth and lag, campaign recipients by state, tag writes, grades).
 struct MetricsController: Sendable {
     static let path = "/metrics"
-    let overview: SQLiteOverviewReader?
+    let overview: (any OverviewReader)?
     let now: @Sendable () -> Date
 
     func register(on router: Router<BasicRequestContext>) {

@@ -1,17 +1,9 @@
+import CohortCore
 import Foundation
 import GRDB
 
-/// A config set as it was applied.
-public struct AppliedConfig: Sendable, Hashable {
-    public var id: Int64
-    public var version: String
-    public var appliedAt: Int64
-    /// File name → content.
-    public var files: [String: String]
-}
-
 /// Every config set Cohort acted under, newest last: what `segments plan` compares against.
-public struct SQLiteConfigHistory: Sendable {
+public struct SQLiteConfigHistory: ConfigHistory {
     private let writer: any DatabaseWriter
     public let corpID: String
 
@@ -20,7 +12,6 @@ public struct SQLiteConfigHistory: Sendable {
         self.corpID = corpID
     }
 
-    /// Records the set unless it is the latest already; returns whether it was new.
     public func record(version: String, files: [String: String], at: Int64) async throws -> Bool {
         let corpID = self.corpID
         let encoded = String(decoding: try JSONEncoder().encode(files), as: UTF8.self)
@@ -47,8 +38,7 @@ public struct SQLiteConfigHistory: Sendable {
         }
     }
 
-    /// Every applied config set, newest first (without file contents).
-    public func history(limit: Int = 100) async throws -> [AppliedConfig] {
+    public func history(limit: Int) async throws -> [AppliedConfig] {
         let corpID = self.corpID
         return try await writer.read { db in
             try Row.fetchAll(
@@ -58,7 +48,6 @@ public struct SQLiteConfigHistory: Sendable {
         }
     }
 
-    /// One applied set by its id, or by a version (or a unique prefix of one, newest first).
     public func find(_ reference: String) async throws -> AppliedConfig? {
         let corpID = self.corpID
         return try await writer.read { db in
@@ -68,8 +57,10 @@ public struct SQLiteConfigHistory: Sendable {
                     db, sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? AND id = ?", arguments: [corpID, id])
             } else {
                 row = try Row.fetchOne(
-                    db, sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? AND version LIKE ? ORDER BY id DESC LIMIT 1",
-                    arguments: [corpID, reference + "%"])
+                    db,
+                    // instr, not LIKE: a reference holds no wildcards to escape.
+                    sql: "SELECT id, version, applied_at, files FROM config_versions WHERE corp_id = ? AND instr(version, ?) = 1 ORDER BY id DESC LIMIT 1",
+                    arguments: [corpID, reference])
             }
             guard let row else { return nil }
             let files = (try? JSONDecoder().decode([String: String].self, from: Data((row[3] as String).utf8))) ?? [:]
@@ -77,7 +68,6 @@ public struct SQLiteConfigHistory: Sendable {
         }
     }
 
-    /// Every applied set with its files, oldest first.
     public func all() async throws -> [AppliedConfig] {
         let corpID = self.corpID
         return try await writer.read { db in

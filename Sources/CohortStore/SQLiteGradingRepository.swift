@@ -25,46 +25,18 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
         async let aggregateRows = writer.read { db in
             try Self.aggregates(db, plan: plan, attributes: attributes, corpID: corpID, filter: filter)
         }
-        var population = try await writer.read { db in
+        var builder = try await writer.read { db in
             try Self.directory(db, asOf: plan.asOf, corpID: corpID, filter: filter)
         }
-        let rows = try await aggregateRows
-        let stride = plan.columns.count
-        var columns = [Int64](repeating: 0, count: population.contacts.count * stride)
-        let blank = plan.columns.map { $0.measure == .first || $0.measure == .last ? AggregateColumn.none : 0 }
-        for contact in population.contacts.indices {
-            for column in 0..<stride { columns[contact * stride + column] = blank[column] }
-        }
-        var index: [String: Int] = [:]
-        index.reserveCapacity(population.contacts.count)
-        for (position, contact) in population.contacts.enumerated() { index[contact.externalUserID] = position }
-        for (row, id) in rows.ids.enumerated() {
-            guard let contact = index[id] else { continue }
-            for column in 0..<stride { columns[contact * stride + column] = rows.values[row * stride + column] }
-        }
-        population.columns = columns
-        if !attributes.isEmpty {
-            for contact in population.contacts.indices {
-                population.contacts[contact].attributes = Array(repeating: .null, count: attributes.count)
-            }
-            for (id, position, value) in rows.attributes {
-                if let contact = index[id] { population.contacts[contact].attributes[position] = value }
-            }
-        }
-        return population
+        builder.setAggregates(try await aggregateRows, plan: plan, attributeCount: attributes.count)
+        return builder.population
     }
 
     /// Aggregates per contact (by external_userid) and the latest declared attributes.
-    struct AggregateRows: Sendable {
-        var ids: [String] = []
-        var values: [Int64] = []
-        var attributes: [(String, Int, RuleValue)] = []
-    }
-
     static func aggregates(
         _ db: Database, plan: MetricPlan, attributes: [(name: String, type: RuleType)], corpID: String, filter: [String]?
-    ) throws -> AggregateRows {
-        var result = AggregateRows()
+    ) throws -> GradingAggregates {
+        var result = GradingAggregates()
         let stride = plan.columns.count
         // A full run reads every matched row (the outer join keeps this corp's); an incremental
         // one only its contacts' rows, through the index.
@@ -77,11 +49,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
         let (sql, arguments) = aggregateQuery(plan, seqFilter: seqFilter)
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments + seqArguments + [corpID])
         while let row = try rows.next() {
-            result.ids.append(row[0])
-            for column in 0..<stride {
-                let value: Int64? = row[column + 1]
-                result.values.append(value ?? (plan.columns[column].measure == .count || plan.columns[column].measure == .sum ? 0 : AggregateColumn.none))
-            }
+            result.append(row[0], (0..<stride).map { row[$0 + 1] as Int64? }, plan: plan)
         }
         for (position, attribute) in attributes.enumerated() {
             let latest = try Row.fetchCursor(
@@ -98,7 +66,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 arguments: [attribute.name] + seqArguments + [attribute.name, corpID])
             while let row = try latest.next() {
                 let text: String = row[1]
-                result.attributes.append((row[0], position, attributeValue(text, type: attribute.type)))
+                result.attributes.append((row[0], position, GradingAggregates.attributeValue(text, type: attribute.type)))
             }
         }
         return result
@@ -106,24 +74,16 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
 
     /// Contacts, stored grades, live relations with their tags and assignments, the catalogue
     /// and queued writes. Every list is read in primary-key order and merged, no hashing.
-    static func directory(_ db: Database, asOf: Int64, corpID: String, filter: [String]?) throws -> GradingPopulation {
-        var population = GradingPopulation(asOf: asOf)
-        // Staff ids, tag ids and rule tags repeat across millions of rows: one shared copy each.
-        var pool: [String: String] = [:]
-        func interned(_ text: String) -> String {
-            if let shared = pool[text] { return shared }
-            pool[text] = text
-            return text
-        }
+    static func directory(_ db: Database, asOf: Int64, corpID: String, filter: [String]?) throws -> GradingPopulationBuilder {
+        var builder = GradingPopulationBuilder(asOf: asOf)
         let only = filter.map { ids in " AND external_userid IN (\(ids.map { _ in "?" }.joined(separator: ",")))" } ?? ""
         let onlyArguments = StatementArguments(filter ?? [])
         let contactRows = try Row.fetchCursor(
             db, sql: "SELECT external_userid, gender, type, corp_name FROM contacts WHERE corp_id = ?\(only) ORDER BY external_userid",
             arguments: [corpID] + onlyArguments)
         while let row = try contactRows.next() {
-            population.contacts.append(GradingContact(externalUserID: row[0], gender: row[1], type: row[2], corpName: row[3]))
+            builder.addContact(GradingContact(externalUserID: row[0], gender: row[1], type: row[2], corpName: row[3]))
         }
-        let contactCount = population.contacts.count
         let grades = try Row.fetchCursor(
             db,
             sql: """
@@ -131,14 +91,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 FROM grades WHERE corp_id = ?\(only) ORDER BY external_userid
                 """,
             arguments: [corpID] + onlyArguments)
-        var cursor = 0
-        while let row = try grades.next() {
-            let id: String = row[0]
-            cursor = advance(cursor, count: contactCount, to: id) { population.contacts[$0].externalUserID }
-            if cursor < contactCount, population.contacts[cursor].externalUserID == id {
-                population.contacts[cursor].previous = Self.grade(row)
-            }
-        }
+        while let row = try grades.next() { builder.addPrevious(Self.grade(row)) }
         let relations = try Row.fetchCursor(
             db,
             sql: """
@@ -146,45 +99,16 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 WHERE corp_id = ? AND ended_at IS NULL\(only) ORDER BY external_userid, userid
                 """,
             arguments: [corpID] + onlyArguments)
-        cursor = 0
         while let row = try relations.next() {
-            let id: String = row[0]
-            cursor = advance(cursor, count: contactCount, to: id) { population.contacts[$0].externalUserID }
-            guard cursor < contactCount, population.contacts[cursor].externalUserID == id else { continue }
-            let relation = GradingRelation(
-                contact: cursor, userID: interned(row[1]), addWay: row[2], state: (row[3] as String?).map(interned), createTime: row[4])
-            population.relations.append(relation)
-            population.contacts[cursor].liveRelations += 1
-            if let created = relation.createTime, created < population.contacts[cursor].addedAt ?? .max {
-                population.contacts[cursor].addedAt = created
-            }
-        }
-        let relationCount = population.relations.count
-        func relationIndex(_ cursor: Int, _ id: String, _ userID: String) -> Int {
-            var position = cursor
-            while position < relationCount {
-                let relation = population.relations[position]
-                let order = compare(population.contacts[relation.contact].externalUserID, id)
-                if order > 0 || (order == 0 && compare(relation.userID, userID) >= 0) { break }
-                position += 1
-            }
-            return position
-        }
-        func matches(_ position: Int, _ id: String, _ userID: String) -> Bool {
-            position < relationCount && population.relations[position].userID == userID
-                && population.contacts[population.relations[position].contact].externalUserID == id
+            builder.addRelation(externalUserID: row[0], userID: row[1], addWay: row[2], state: row[3], createTime: row[4])
         }
         let tags = try Row.fetchCursor(
             db,
             sql: "SELECT external_userid, userid, tag_id FROM relation_tags WHERE corp_id = ?\(only) ORDER BY external_userid, userid",
             arguments: [corpID] + onlyArguments)
-        cursor = 0
-        while let row = try tags.next() {
-            let id: String = row[0]
-            let userID: String = row[1]
-            cursor = relationIndex(cursor, id, userID)
-            if matches(cursor, id, userID) { population.relations[cursor].tagIDs.append(interned(row[2])) }
-        }
+        while let row = try tags.next() { builder.addTag(externalUserID: row[0], userID: row[1], tagID: row[2]) }
+        // A full run decides from the tag, status and expiry alone; the facts are for `explain`,
+        // which loads its one contact in full.
         let assignments = try Row.fetchCursor(
             db,
             sql: """
@@ -192,58 +116,29 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 FROM tag_assignments WHERE corp_id = ?\(only) ORDER BY external_userid, userid
                 """,
             arguments: [corpID] + onlyArguments)
-        cursor = 0
         while let row = try assignments.next() {
-            let id: String = row[0]
-            let userID: String = row[1]
-            cursor = relationIndex(cursor, id, userID)
-            guard matches(cursor, id, userID) else { continue }
-            if filter == nil {
-                // A full run decides from the tag, status and expiry alone; the facts and the
-                // config version are for `explain`, which loads its one contact in full.
-                population.relations[cursor].assignments.append(
-                    TagAssignment(
-                        tag: interned(row[2]), ruleID: interned(row[3]), status: TagAssignment.Status(rawValue: row[4]) ?? .active,
-                        configVersion: interned(row[5]), facts: "", assignedAt: row[7], expiresAt: row[8]))
-            } else {
-                population.relations[cursor].assignments.append(Self.assignment(row, offset: 2))
-            }
+            builder.addAssignment(externalUserID: row[0], userID: row[1], Self.assignment(row, offset: 2))
         }
-        population.catalogue = try Self.catalogue(db, corpID: corpID)
+        builder.setCatalogue(try Self.catalogue(db, corpID: corpID))
         if filter == nil {
             let pending = try Row.fetchCursor(
                 db, sql: "SELECT target FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND status = 'pending'",
                 arguments: [corpID])
             while let row = try pending.next() {
-                if let key = Self.relationKey(target: row[0]) { population.pendingRelations.insert(key) }
+                if let key = RelationKey(target: row[0]) { builder.addPending(key) }
             }
         } else {
             // Only the covered relations: a run must never drop writes queued for others.
-            for relation in population.relations {
-                let key = RelationKey(externalUserID: population.contacts[relation.contact].externalUserID, userID: relation.userID)
+            for relation in builder.population.relations {
+                let key = RelationKey(externalUserID: builder.population.contacts[relation.contact].externalUserID, userID: relation.userID)
                 let queued = try Bool.fetchOne(
                     db.cachedStatement(
                         sql: "SELECT 1 FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND target = ? AND status = 'pending'"),
-                    arguments: [corpID, Self.target(key)]) ?? false
-                if queued { population.pendingRelations.insert(key) }
+                    arguments: [corpID, key.target]) ?? false
+                if queued { builder.addPending(key) }
             }
         }
-        return population
-    }
-
-    /// SQLite's BINARY collation: byte order of the UTF-8 text.
-    @inline(__always)
-    static func compare(_ a: String, _ b: String) -> Int {
-        if a == b { return 0 }
-        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
-    }
-
-    /// The first position at or after `cursor` whose id is not below `id`.
-    @inline(__always)
-    static func advance(_ cursor: Int, count: Int, to id: String, _ idAt: (Int) -> String) -> Int {
-        var position = cursor
-        while position < count, compare(idAt(position), id) < 0 { position += 1 }
-        return position
+        return builder
     }
 
     static func aggregateQuery(_ plan: MetricPlan, seqFilter: String) -> (String, StatementArguments) {
@@ -278,14 +173,6 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
         return (sql, arguments)
     }
 
-    static func attributeValue(_ text: String, type: RuleType) -> RuleValue {
-        switch type {
-        case .number: return Double(text).map { .number($0) } ?? .null
-        case .bool: return text == "true" ? .bool(true) : text == "false" ? .bool(false) : .null
-        default: return .string(text)
-        }
-    }
-
     static func catalogue(_ db: Database, corpID: String) throws -> [TagGroup] {
         var groups: [TagGroup] = []
         var position: [String: Int] = [:]
@@ -303,13 +190,6 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
             if let group = position[row[1]] { groups[group].tags.append(Tag(id: row[0], groupID: row[1], name: row[2], order: row[3])) }
         }
         return groups
-    }
-
-    static func target(_ key: RelationKey) -> String { "\(key.externalUserID)/\(key.userID)" }
-
-    static func relationKey(target: String) -> RelationKey? {
-        guard let slash = target.lastIndex(of: "/") else { return nil }
-        return RelationKey(externalUserID: String(target[..<slash]), userID: String(target[target.index(after: slash)...]))
     }
 
     private static func grade(_ row: Row) -> ContactGrade {
@@ -423,7 +303,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                     }
                     guard plan.changesPlatform else { continue }
                     let payload = MarkTagPayload(externalUserID: key.externalUserID, userID: key.userID, add: plan.add, remove: plan.remove)
-                    try queue.execute(arguments: [corpID, Self.target(key), Self.json(payload), now, now, now])
+                    try queue.execute(arguments: [corpID, key.target, payload.storedJSON, now, now, now])
                     queued += 1
                 }
                 return (assignments, queued)
@@ -437,7 +317,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                 for key in batch {
                     try db.cachedStatement(
                         sql: "DELETE FROM platform_ops WHERE corp_id = ? AND kind = 'mark_tag' AND target = ? AND status = 'pending'"
-                    ).execute(arguments: [corpID, Self.target(key)])
+                    ).execute(arguments: [corpID, key.target])
                     dropped += db.changesCount
                 }
                 return dropped
@@ -460,26 +340,6 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
                     """,
                 arguments: [corpID, StoreTime.millis(startedAt), StoreTime.millis(finishedAt), configVersion, asOf, baselineText, summary])
         }
-    }
-
-    /// The payload as JSON, written by hand: a first apply queues a row per relation, and
-    /// JSONEncoder costs several microseconds each.
-    static func json(_ payload: MarkTagPayload) -> String {
-        func quoted(_ text: String) -> String {
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
-        let add = payload.add.map(quoted).joined(separator: ",")
-        let remove = payload.remove.map(quoted).joined(separator: ",")
-        return "{\"add\":[\(add)],\"externalUserID\":\(quoted(payload.externalUserID)),\"remove\":[\(remove)],\"userID\":\(quoted(payload.userID))}"
     }
 
     private static func encode(_ value: some Encodable) throws -> String {
@@ -587,9 +447,14 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
         let corpID = self.corpID
         let now = StoreTime.millis(time)
         try await writer.write { db in
+            // A write the rules replaced while it was in flight stays pending with its new payload
+            // (the replacement made it due again).
             try db.execute(
-                sql: "UPDATE platform_ops SET status = 'done', attempts = attempts + 1, updated_at = ?, last_error = NULL WHERE id = ?",
-                arguments: [now, op.id])
+                sql: """
+                    UPDATE platform_ops SET status = 'done', attempts = attempts + 1, updated_at = ?, last_error = NULL
+                    WHERE id = ? AND payload = ?
+                    """,
+                arguments: [now, op.id, op.payload.storedJSON])
             // The mirror learns the write at once, so the next run does not see it as missing.
             let live = try Bool.fetchOne(
                 db, sql: "SELECT 1 FROM relations WHERE corp_id = ? AND external_userid = ? AND userid = ? AND ended_at IS NULL",

@@ -2,37 +2,8 @@ import CohortCore
 import Foundation
 import GRDB
 
-/// What the store holds, counted: the numbers /metrics and the dashboard show.
-public struct StoreOverview: Sendable, Codable, Hashable {
-    public struct CampaignProgress: Sendable, Codable, Hashable {
-        public var name: String
-        public var state: String
-        /// Recipients per ledger state (planned, queued, task_created, sent, failed, excluded).
-        public var recipients: [String: Int]
-        public var tasks: Int
-        public var tasksConfirmed: Int
-    }
-
-    public var contacts = 0
-    public var liveRelations = 0
-    public var staff = 0
-    public var inbox: [String: Int] = [:]
-    /// Received time (unix seconds) of the oldest event still waiting for its handler.
-    public var oldestOpenInboxEvent: Int64?
-    public var lifecycle: [String: Int] = [:]
-    /// Contacts per (R, F) score, keyed "r,f".
-    public var rfGrid: [String: Int] = [:]
-    public var rfmSegments: [String: Int] = [:]
-    public var abc: [String: Int] = [:]
-    public var graded = 0
-    public var tagWrites: [String: Int] = [:]
-    public var campaigns: [CampaignProgress] = []
-    public var welcome: [String: Int] = [:]
-    public var optOuts = 0
-}
-
 /// Reads the overview in one read transaction.
-public struct SQLiteOverviewReader: Sendable {
+public struct SQLiteOverviewReader: OverviewReader {
     let writer: any DatabaseWriter
     public let corpID: String
 
@@ -41,9 +12,7 @@ public struct SQLiteOverviewReader: Sendable {
         self.corpID = corpID
     }
 
-    /// - Parameter grades: also the R×F grid, RFM segments and ABC split (three more passes over
-    ///   the grades, which the dashboard shows and the metrics scrape does not need).
-    public func read(grades: Bool = true) async throws -> StoreOverview {
+    public func read(grades: Bool) async throws -> StoreOverview {
         let corpID = self.corpID
         return try await writer.read { db in
             var overview = StoreOverview()

@@ -2,17 +2,9 @@ import CohortCore
 import Foundation
 import GRDB
 
-/// What a retention pass dropped.
-public struct RetentionReport: Sendable, Hashable, Codable {
-    public var relations = 0
-    public var interactions = 0
-
-    public init() {}
-}
-
 /// Drops what the retention settings say is kept no longer: relations that ended before a
 /// cutoff (with their tags, phone numbers and rule assignments) and interactions older than one.
-public struct SQLiteRetention: Sendable {
+public struct SQLiteRetention: RetentionStore {
     let writer: any DatabaseWriter
     public let corpID: String
 
@@ -21,9 +13,6 @@ public struct SQLiteRetention: Sendable {
         self.corpID = corpID
     }
 
-    /// - Parameters:
-    ///   - endedBefore: relations that ended before this time go (nil: keep them all).
-    ///   - interactionsBefore: interactions that happened before this time go (nil: keep them all).
     public func apply(endedBefore: Date?, interactionsBefore: Date?) async throws -> RetentionReport {
         let corpID = self.corpID
         return try await writer.write { db in

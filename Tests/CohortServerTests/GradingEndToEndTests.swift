@@ -1,5 +1,6 @@
 import CohortConfig
 import CohortCore
+import CohortPostgres
 import CohortServer
 import CohortStore
 import CohortSync
@@ -68,17 +69,43 @@ import WeComSimulator
         return result
     }
 
-    @Test func importPlanApplyPutsThePlannedTagsOnThePlatformAndASecondApplyChangesNothing() async throws {
+    /// The directory, interactions and grading stores of one corp on `backend`.
+    static func withGradingStores(
+        _ backend: StoreBackend, corpID: String,
+        _ body: (any DirectoryRepository, any InteractionRepository, any GradingRepository & PlatformOpRepository) async throws -> Void
+    ) async throws {
+        switch backend {
+        case .sqlite:
+            let database = try CohortDatabase(inMemory: ())
+            try await body(
+                SQLiteDirectoryRepository(database: database, corpID: corpID), SQLiteInteractionRepository(database: database, corpID: corpID),
+                SQLiteGradingRepository(database: database, corpID: corpID))
+        case .postgres:
+            try await withPostgresStore { store in
+                try await body(
+                    PostgresDirectoryRepository(store: store, corpID: corpID), PostgresInteractionRepository(store: store, corpID: corpID),
+                    PostgresGradingRepository(store: store, corpID: corpID))
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func importPlanApplyPutsThePlannedTagsOnThePlatformAndASecondApplyChangesNothing(_ backend: StoreBackend) async throws {
         let corp = SimCorps.corp(relationsPerStaff: [3, 2])
         let platform = SimulatedPlatform(corp: corp)
+        try await Self.withGradingStores(backend, corpID: platform.configuration.corpID) { directory, interactions, repository in
+            try await Self.importPlanApply(corp: corp, platform: platform, directory: directory, interactions: interactions, repository: repository)
+        }
+    }
+
+    static func importPlanApply(
+        corp: SimCorp, platform: SimulatedPlatform, directory: any DirectoryRepository, interactions: any InteractionRepository,
+        repository: any GradingRepository & PlatformOpRepository
+    ) async throws {
         let clock = platform.clock
-        let database = try CohortDatabase(inMemory: ())
-        let corpID = platform.configuration.corpID
-        let directory = SQLiteDirectoryRepository(database: database, corpID: corpID)
         _ = try await FullSync(client: platform.client(), repository: directory, concurrency: 2, now: { clock.now }).run()
         let customers = corp.customers.keys.sorted()
         let now = Int64(clock.now.timeIntervalSince1970)
-        let interactions = SQLiteInteractionRepository(database: database, corpID: corpID)
         let counts = try await interactions.store(
             [
                 Interaction(kind: "order", contact: .externalUserID(customers[0]), occurredAt: now - 86_400, amountCents: 500_000, source: "shop", sourceID: "1"),
@@ -91,7 +118,6 @@ import WeComSimulator
         #expect(counts.unmatched == 1)
 
         let rules = try Self.rules()
-        let repository = SQLiteGradingRepository(database: database, corpID: corpID)
         let grader = Grader(rules: rules, repository: repository, now: { clock.now })
         let plan = try await grader.plan(callsPerHour: 150_000)
         #expect(plan.contacts == customers.count)
@@ -129,6 +155,22 @@ import WeComSimulator
         #expect(again.written.queuedOps == 0)
         #expect(again.written.grades == 0)
         #expect(again.written.transitions == 0)
+
+        // What `explain` reads, and an incremental re-grade after a new order.
+        let history = try await repository.lifecycleHistory(of: customers[0])
+        #expect(history.last?.to == .customer)
+        #expect(history.map(\.at) == history.map(\.at).sorted(), "kept in the order it happened")
+        let explained = try await repository.assignments(of: customers[0])
+        #expect(explained["u0"]?.map(\.tag).sorted() == ["价值/高价值", "活跃/买过"])
+        #expect(explained["u0"]?.allSatisfy { !$0.facts.isEmpty } == true)
+        #expect(try await repository.grade(of: customers[1])?.frequency == 1)
+        _ = try await interactions.store(
+            [Interaction(kind: "order", contact: .externalUserID(customers[1]), occurredAt: now - 3_600, amountCents: 2_000, source: "shop", sourceID: "5")],
+            at: clock.now)
+        _ = try await grader.regrade([customers[1]])
+        #expect(try await repository.grade(of: customers[1])?.frequency == 2)
+        #expect(try await repository.grades().count == customers.count)
+        #expect(try await repository.counts().failed == 0)
     }
 
     @Test func aRuleTagStaffRemoveComesBackAndIsReportedAsDrift() async throws {

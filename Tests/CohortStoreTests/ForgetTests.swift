@@ -105,33 +105,6 @@ struct ForgetTests {
     }
 }
 
-/// Retention drops what ended or happened before its cutoffs, and nothing else.
-struct RetentionTests {
-    @Test func endedRelationsAndOldInteractionsBeforeTheCutoffsGo() async throws {
-        let database = try CohortDatabase()
-        let directory = SQLiteDirectoryRepository(database: database, corpID: "ww")
-        let interactions = SQLiteInteractionRepository(database: database, corpID: "ww")
-        let now = Date(timeIntervalSince1970: 1_795_392_000)
-        _ = try await directory.upsert(
-            Contact(externalUserID: "wmA"),
-            relations: [Relation(externalUserID: "wmA", userID: "old"), Relation(externalUserID: "wmA", userID: "live")], at: now)
-        _ = try await directory.endRelation(RelationKey(externalUserID: "wmA", userID: "old"), reason: "test", eventTime: 1_700_000_000, at: now)
-        _ = try await interactions.store(
-            [
-                Interaction(kind: "order", contact: .externalUserID("wmA"), occurredAt: 1_700_000_000, amountCents: 1, source: "s", sourceID: "old"),
-                Interaction(kind: "order", contact: .externalUserID("wmA"), occurredAt: 1_795_000_000, amountCents: 2, source: "s", sourceID: "new"),
-            ], at: now)
-        let retention = SQLiteRetention(database: database, corpID: "ww")
-        let report = try await retention.apply(
-            endedBefore: Date(timeIntervalSince1970: 1_750_000_000), interactionsBefore: Date(timeIntervalSince1970: 1_750_000_000))
-        #expect(report == { var r = RetentionReport(); r.relations = 1; r.interactions = 1; return r }())
-        #expect(try await directory.contact("wmA")?.relations.map(\.relation.userID) == ["live"])
-        #expect(try await interactions.interactions(of: "wmA").map(\.sourceID) == ["new"])
-        let again = try await retention.apply(endedBefore: Date(timeIntervalSince1970: 1_750_000_000), interactionsBefore: nil)
-        #expect(again == RetentionReport())
-    }
-}
-
 /// After a crash, the welcome lane finds add events of the last seconds that have no attempt.
 struct PendingWelcomeTests {
     @Test func anAddEventWithAWelcomeCodeIsPendingUntilAnAttemptIsRecorded() async throws {

@@ -74,6 +74,41 @@ public struct MarkTagPayload: Sendable, Hashable, Codable {
     }
 }
 
+extension MarkTagPayload {
+    /// The payload as stored JSON (sorted keys), written by hand: a first apply queues a row per
+    /// relation, and JSONEncoder costs several microseconds each.
+    public var storedJSON: String {
+        func quoted(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where scalar.value < 0x20:
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let add = add.map(quoted).joined(separator: ",")
+        let remove = remove.map(quoted).joined(separator: ",")
+        return "{\"add\":[\(add)],\"externalUserID\":\(quoted(externalUserID)),\"remove\":[\(remove)],\"userID\":\(quoted(userID))}"
+    }
+}
+
+extension RelationKey {
+    /// How a queued platform write names its relation: `external_userid/userid`.
+    public var target: String { "\(externalUserID)/\(userID)" }
+
+    /// The relation a queued write's target names (a userid holds no `/`).
+    public init?(target: String) {
+        guard let slash = target.lastIndex(of: "/") else { return nil }
+        self.init(externalUserID: String(target[..<slash]), userID: String(target[target.index(after: slash)...]))
+    }
+}
+
 /// Counts of queued platform writes by status.
 public struct PlatformOpCounts: Sendable, Hashable, Codable {
     public var pending = 0
