@@ -135,6 +135,7 @@ let package = Package(
             dependencies: [
                 "CohortCore",
                 "CohortConfig",
+                "CohortPostgres",
                 "CohortTemplates",
                 "CohortStore",
                 "CohortSync",

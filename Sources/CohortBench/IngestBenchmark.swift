@@ -73,8 +73,9 @@ struct IngestBenchmark: AsyncParsableCommand {
             let schema = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
             for _ in 0..<instances {
                 let store = try PostgresStore(url: postgres, schema: schema, maximumConnections: connections / instances + 4, logger: logger)
-                let repository = PostgresInboxRepository(store: store)
-                var dependencies = AppDependencies(settings: settings, inbox: repository, sink: repository)
+                // The webhook and the inbox alone: no campaign claims, so no presence to hold.
+                let stores = Stores(postgres: store, corpID: settings.platform.corpID, instance: UUID().uuidString)
+                var dependencies = AppDependencies(settings: settings, stores: stores)
                 dependencies.runsInboxProcessor = !noProcessor
                 instanceDependencies.append(dependencies)
                 services.append(store)

@@ -22,31 +22,29 @@ extension GlobalOptions {
         ProcessInfo.processInfo.environment["COHORT_TEMPLATES_DIR"] ?? "Templates"
     }
 
-    /// Everything the campaign commands need, opened once.
-    func campaignContext() throws -> CampaignContext {
+    /// Everything the campaign commands need, opened once for `body`.
+    func withCampaignContext<T: Sendable>(_ body: (CampaignContext) async throws -> T) async throws -> T {
         let settings = try loadSettings()
         let grading = try loadRules()
         let rules = try loadCampaignRules(grading)
-        let database = try openDatabase(settings)
-        let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
-        var desk = CampaignDesk(
-            grading: grading, rules: rules, gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
-            ledger: ledger)
-        desk.audit = SQLiteAuditLog(database: database, corpID: settings.platform.corpID)
-        desk.actor = cliActor
-        return CampaignContext(settings: settings, database: database, desk: desk, ledger: ledger)
+        return try await withStores(settings) { stores in
+            var desk = CampaignDesk(grading: grading, rules: rules, gradingRepository: stores.grading, ledger: stores.campaigns)
+            desk.audit = stores.audit
+            desk.actor = cliActor
+            return try await body(CampaignContext(settings: settings, stores: stores, desk: desk))
+        }
     }
 }
 
 struct CampaignContext {
     var settings: CohortSettings
-    var database: CohortDatabase
+    var stores: Stores
     var desk: CampaignDesk
-    var ledger: SQLiteCampaignRepository
+    var ledger: any CampaignRepository { stores.campaigns }
 
     func client() throws -> WeComClient {
         do {
-            return try Platform.client(settings)
+            return try Platform.client(settings, stores: stores)
         } catch {
             printError("\(error)")
             throw ExitCode(1)
@@ -83,13 +81,14 @@ struct SegmentsCommand: AsyncParsableCommand {
         @Flag(help: "JSON instead of a table.") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let snapshot = try await context.desk.snapshot()
-            let rows = context.desk.segmentRows(snapshot)
-            if json {
-                print(try prettyJSON(rows))
-            } else {
-                print(SegmentListing.table(rows, contacts: snapshot.population.contacts.count))
+            try await options.withCampaignContext { context in
+                let snapshot = try await context.desk.snapshot()
+                let rows = context.desk.segmentRows(snapshot)
+                if json {
+                    print(try prettyJSON(rows))
+                } else {
+                    print(SegmentListing.table(rows, contacts: snapshot.population.contacts.count))
+                }
             }
         }
     }
@@ -102,22 +101,23 @@ struct SegmentsCommand: AsyncParsableCommand {
         @Flag(help: "JSON instead of text.") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let snapshot = try await context.desk.snapshot()
-            guard let detail = context.desk.segmentDetail(name, sample: sample, snapshot: snapshot) else {
-                printError("no segment \"\(name)\" (segments: \(snapshot.segments.segments.map(\.name).joined(separator: ", ")))")
-                throw ExitCode(1)
+            try await options.withCampaignContext { context in
+                let snapshot = try await context.desk.snapshot()
+                guard let detail = context.desk.segmentDetail(name, sample: sample, snapshot: snapshot) else {
+                    printError("no segment \"\(name)\" (segments: \(snapshot.segments.segments.map(\.name).joined(separator: ", ")))")
+                    throw ExitCode(1)
+                }
+                if json {
+                    print(try prettyJSON(detail))
+                    return
+                }
+                print("\(name): \(detail.size) of \(snapshot.population.contacts.count) contacts")
+                if let description = detail.description { print(description) }
+                print("rule: \(detail.rule)")
+                if !detail.excludes.isEmpty { print("excludes: \(detail.excludes.joined(separator: ", "))") }
+                for member in detail.sample { print("- \(member.external_userid): \(member.facts.joined(separator: "; "))") }
+                if detail.size > detail.sample.count { print("… and \(detail.size - detail.sample.count) more") }
             }
-            if json {
-                print(try prettyJSON(detail))
-                return
-            }
-            print("\(name): \(detail.size) of \(snapshot.population.contacts.count) contacts")
-            if let description = detail.description { print(description) }
-            print("rule: \(detail.rule)")
-            if !detail.excludes.isEmpty { print("excludes: \(detail.excludes.joined(separator: ", "))") }
-            for member in detail.sample { print("- \(member.external_userid): \(member.facts.joined(separator: "; "))") }
-            if detail.size > detail.sample.count { print("… and \(detail.size - detail.sample.count) more") }
         }
     }
 
@@ -128,30 +128,31 @@ struct SegmentsCommand: AsyncParsableCommand {
         @Flag(help: "JSON instead of a table.") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let history = SQLiteConfigHistory(database: context.database, corpID: context.settings.platform.corpID)
-            let applied = try await history.latest()?.files["segments.yaml"]
-            var previous: SegmentSet?
-            if let applied {
-                do {
-                    previous = try CampaignLoader(directory: options.configDirectory, templatesDirectory: options.templatesDirectory)
-                        .load(grading: context.desk.grading, segmentsOverride: applied).segments
-                } catch {
-                    printError("the last applied segments.yaml no longer compiles against grading.yaml; comparing with no segments:\n\(error)")
+            try await options.withCampaignContext { context in
+                let history = context.stores.configHistory
+                let applied = try await history.latest()?.files["segments.yaml"]
+                var previous: SegmentSet?
+                if let applied {
+                    do {
+                        previous = try CampaignLoader(directory: options.configDirectory, templatesDirectory: options.templatesDirectory)
+                            .load(grading: context.desk.grading, segmentsOverride: applied).segments
+                    } catch {
+                        printError("the last applied segments.yaml no longer compiles against grading.yaml; comparing with no segments:\n\(error)")
+                    }
                 }
+                let now = try await context.desk.snapshot()
+                var before: SegmentSnapshot?
+                if let previous { before = try await context.desk.snapshot(segments: previous) }
+                let rows = CampaignDesk.segmentChanges(now: now, before: before)
+                if json {
+                    print(try prettyJSON(rows))
+                    return
+                }
+                if applied == nil { print("no segments.yaml applied yet: every segment is new (campaign start records the applied config)") }
+                print(TextTable.render(
+                    header: ["SEGMENT", "STATUS", "BEFORE", "AFTER", "ENTER", "LEAVE", "E.G. ENTERING"],
+                    rows: rows.map { [$0.name, $0.status, String($0.before), String($0.after), "+\($0.entering)", "-\($0.leaving)", $0.entering_sample.prefix(3).joined(separator: ",")] }))
             }
-            let now = try await context.desk.snapshot()
-            var before: SegmentSnapshot?
-            if let previous { before = try await context.desk.snapshot(segments: previous) }
-            let rows = CampaignDesk.segmentChanges(now: now, before: before)
-            if json {
-                print(try prettyJSON(rows))
-                return
-            }
-            if applied == nil { print("no segments.yaml applied yet: every segment is new (campaign start records the applied config)") }
-            print(TextTable.render(
-                header: ["SEGMENT", "STATUS", "BEFORE", "AFTER", "ENTER", "LEAVE", "E.G. ENTERING"],
-                rows: rows.map { [$0.name, $0.status, String($0.before), String($0.after), "+\($0.entering)", "-\($0.leaving)", $0.entering_sample.prefix(3).joined(separator: ",")] }))
         }
     }
 }
@@ -181,21 +182,22 @@ struct CampaignCommand: AsyncParsableCommand {
         @Flag(help: "JSON instead of a table.") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let records = Dictionary(uniqueKeysWithValues: try await context.ledger.campaigns().map { ($0.name, $0) })
-            struct Row: Encodable {
-                var name: String
-                var segment: String
-                var priority: Int
-                var state: String
-            }
-            let rows = context.desk.rules.config.campaigns.map {
-                Row(name: $0.name, segment: $0.segment.name, priority: $0.priority, state: records[$0.name]?.state.rawValue ?? "not started")
-            }
-            if json {
-                print(try prettyJSON(rows))
-            } else {
-                print(TextTable.render(header: ["CAMPAIGN", "SEGMENT", "PRIORITY", "STATE"], rows: rows.map { [$0.name, $0.segment, String($0.priority), $0.state] }))
+            try await options.withCampaignContext { context in
+                let records = Dictionary(uniqueKeysWithValues: try await context.ledger.campaigns().map { ($0.name, $0) })
+                struct Row: Encodable {
+                    var name: String
+                    var segment: String
+                    var priority: Int
+                    var state: String
+                }
+                let rows = context.desk.rules.config.campaigns.map {
+                    Row(name: $0.name, segment: $0.segment.name, priority: $0.priority, state: records[$0.name]?.state.rawValue ?? "not started")
+                }
+                if json {
+                    print(try prettyJSON(rows))
+                } else {
+                    print(TextTable.render(header: ["CAMPAIGN", "SEGMENT", "PRIORITY", "STATE"], rows: rows.map { [$0.name, $0.segment, String($0.priority), $0.state] }))
+                }
             }
         }
     }
@@ -209,18 +211,19 @@ struct CampaignCommand: AsyncParsableCommand {
         @Flag(help: "JSON instead of text.") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let previews = try await context.refusing {
-                try await context.desk.preview(name, contacts: contacts.isEmpty ? nil : contacts, sample: sample)
-            }
-            if json {
-                print(try prettyJSON(previews))
-                return
-            }
-            if previews.isEmpty { print("the segment has no members") }
-            for preview in previews {
-                print("── \(preview.externalUserID) from \(preview.sender ?? "-") (\(preview.variant ?? "-"))")
-                print(preview.text ?? "[no message: \(preview.excluded ?? "")]")
+            try await options.withCampaignContext { context in
+                let previews = try await context.refusing {
+                    try await context.desk.preview(name, contacts: contacts.isEmpty ? nil : contacts, sample: sample)
+                }
+                if json {
+                    print(try prettyJSON(previews))
+                    return
+                }
+                if previews.isEmpty { print("the segment has no members") }
+                for preview in previews {
+                    print("── \(preview.externalUserID) from \(preview.sender ?? "-") (\(preview.variant ?? "-"))")
+                    print(preview.text ?? "[no message: \(preview.excluded ?? "")]")
+                }
             }
         }
     }
@@ -233,14 +236,15 @@ struct CampaignCommand: AsyncParsableCommand {
         @Flag(help: "The whole plan as JSON (every recipient with sender and text, every exclusion).") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let plan = try await context.refusing { try await context.desk.plan(name) }
-            let spec = try context.desk.campaign(name)
-            if json {
-                print(try prettyJSON(DryRunDocument(plan, cap: spec.maxTasksPerSender)))
-                return
+            try await options.withCampaignContext { context in
+                let plan = try await context.refusing { try await context.desk.plan(name) }
+                let spec = try context.desk.campaign(name)
+                if json {
+                    print(try prettyJSON(DryRunDocument(plan, cap: spec.maxTasksPerSender)))
+                    return
+                }
+                print(CampaignListing.dryRun(plan, spec: spec))
             }
-            print(CampaignListing.dryRun(plan, spec: spec))
         }
     }
 
@@ -256,28 +260,29 @@ struct CampaignCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let previews = try await context.refusing { try await context.desk.preview(name, contacts: to, sample: 0) }
-            let client = try context.client()
-            var failed = false
-            for preview in previews {
-                guard let sender = preview.sender, let text = preview.text else {
-                    printError("\(preview.externalUserID): \(preview.excluded ?? "no message")")
-                    failed = true
-                    continue
+            try await options.withCampaignContext { context in
+                let previews = try await context.refusing { try await context.desk.preview(name, contacts: to, sample: 0) }
+                let client = try context.client()
+                var failed = false
+                for preview in previews {
+                    guard let sender = preview.sender, let text = preview.text else {
+                        printError("\(preview.externalUserID): \(preview.excluded ?? "no message")")
+                        failed = true
+                        continue
+                    }
+                    do {
+                        let response = try await client.addMessageTemplate(
+                            AddMessageTemplateRequest(external_userid: [preview.externalUserID], sender: sender, text: MessageText(content: text)))
+                        let rejected = response.fail_list ?? []
+                        print("\(preview.externalUserID): task \(response.msgid ?? "-") for \(sender) to confirm\(rejected.isEmpty ? "" : " (the platform rejected it)")")
+                        if !rejected.isEmpty { failed = true }
+                    } catch {
+                        printError("\(preview.externalUserID): \(error)")
+                        failed = true
+                    }
                 }
-                do {
-                    let response = try await client.addMessageTemplate(
-                        AddMessageTemplateRequest(external_userid: [preview.externalUserID], sender: sender, text: MessageText(content: text)))
-                    let rejected = response.fail_list ?? []
-                    print("\(preview.externalUserID): task \(response.msgid ?? "-") for \(sender) to confirm\(rejected.isEmpty ? "" : " (the platform rejected it)")")
-                    if !rejected.isEmpty { failed = true }
-                } catch {
-                    printError("\(preview.externalUserID): \(error)")
-                    failed = true
-                }
+                if failed { throw ExitCode(1) }
             }
-            if failed { throw ExitCode(1) }
         }
     }
 
@@ -290,15 +295,16 @@ struct CampaignCommand: AsyncParsableCommand {
         @Flag(help: "Dispatch now, in the foreground, until every task is created.") var wait = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            try await ConfigRecorder.record(context.database, context.settings, options: options, action: "config.apply")
-            let plan = try await context.refusing { try await context.desk.start(name) }
-            print("campaign \(name): \(plan.recipients.count) recipients in \(plan.tasks.count) tasks, \(plan.exclusions.count { $0.reason != .duplicateOwner }) excluded")
-            guard wait else {
-                print("dispatch starts at \(CampaignListing.time(plan.dispatchAt)); `cohort serve` picks it up (or run with --wait)")
-                return
+            try await options.withCampaignContext { context in
+                try await ConfigRecorder.record(context.stores, context.settings, options: options, action: "config.apply")
+                let plan = try await context.refusing { try await context.desk.start(name) }
+                print("campaign \(name): \(plan.recipients.count) recipients in \(plan.tasks.count) tasks, \(plan.exclusions.count { $0.reason != .duplicateOwner }) excluded")
+                guard wait else {
+                    print("dispatch starts at \(CampaignListing.time(plan.dispatchAt)); `cohort serve` picks it up (or run with --wait)")
+                    return
+                }
+                try await Dispatch.foreground(context, name: name)
             }
-            try await Dispatch.foreground(context, name: name)
         }
     }
 
@@ -309,8 +315,9 @@ struct CampaignCommand: AsyncParsableCommand {
         @Argument(help: "The campaign.") var name: String
 
         func run() async throws {
-            let context = try options.campaignContext()
-            try await Self.foreground(context, name: name)
+            try await options.withCampaignContext { context in
+                try await Self.foreground(context, name: name)
+            }
         }
 
         static func foreground(_ context: CampaignContext, name: String) async throws {
@@ -357,9 +364,10 @@ struct CampaignCommand: AsyncParsableCommand {
         @Argument(help: "The campaign.") var name: String
 
         func run() async throws {
-            let context = try options.campaignContext()
-            try await context.refusing { try await context.desk.pause(name) }
-            print("campaign \(name): paused")
+            try await options.withCampaignContext { context in
+                try await context.refusing { try await context.desk.pause(name) }
+                print("campaign \(name): paused")
+            }
         }
     }
 
@@ -369,9 +377,10 @@ struct CampaignCommand: AsyncParsableCommand {
         @Argument(help: "The campaign.") var name: String
 
         func run() async throws {
-            let context = try options.campaignContext()
-            try await context.refusing { try await context.desk.resume(name) }
-            print("campaign \(name): dispatching")
+            try await options.withCampaignContext { context in
+                try await context.refusing { try await context.desk.resume(name) }
+                print("campaign \(name): dispatching")
+            }
         }
     }
 
@@ -382,12 +391,13 @@ struct CampaignCommand: AsyncParsableCommand {
         @Argument(help: "The campaign.") var name: String
 
         func run() async throws {
-            let context = try options.campaignContext()
-            let client: WeComClient? = try? Platform.client(context.settings)
-            let result = try await context.refusing { try await context.desk.cancel(name, client: client) }
-            for failure in result.failures { printError(failure) }
-            let withdrawn = result.withdrawn
-            print("campaign \(name): cancelled; \(withdrawn) unconfirmed tasks withdrawn")
+            try await options.withCampaignContext { context in
+                let client: WeComClient? = try? Platform.client(context.settings, stores: context.stores)
+                let result = try await context.refusing { try await context.desk.cancel(name, client: client) }
+                for failure in result.failures { printError(failure) }
+                let withdrawn = result.withdrawn
+                print("campaign \(name): cancelled; \(withdrawn) unconfirmed tasks withdrawn")
+            }
         }
     }
 
@@ -399,16 +409,17 @@ struct CampaignCommand: AsyncParsableCommand {
         @Flag(help: "JSON instead of text.") var json = false
 
         func run() async throws {
-            let context = try options.campaignContext()
-            if refresh {
-                let poller = CampaignResultPoller(client: try context.client(), ledger: context.ledger, settings: context.desk.rules.config.dispatch)
-                _ = try await poller.poll()
+            try await options.withCampaignContext { context in
+                if refresh {
+                    let poller = CampaignResultPoller(client: try context.client(), ledger: context.ledger, settings: context.desk.rules.config.dispatch)
+                    _ = try await poller.poll()
+                }
+                guard let report = try await context.ledger.report(name) else {
+                    printError("campaign \(name) has not been started")
+                    throw ExitCode(1)
+                }
+                print(json ? try prettyJSON(report) : CampaignListing.report(report))
             }
-            guard let report = try await context.ledger.report(name) else {
-                printError("campaign \(name) has not been started")
-                throw ExitCode(1)
-            }
-            print(json ? try prettyJSON(report) : CampaignListing.report(report))
         }
     }
 }
@@ -480,11 +491,12 @@ struct OptOutCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
-            try await ledger.setOptOut(externalUserID, reason: reason, source: "cli", at: Int64(Date().timeIntervalSince1970))
-            try await audit(database, settings, "optout.add", externalUserID, reason)
-            print("\(externalUserID): opted out (\(reason))")
+            try await options.withStores(settings) { stores in
+                let ledger = stores.campaigns
+                try await ledger.setOptOut(externalUserID, reason: reason, source: "cli", at: Int64(Date().timeIntervalSince1970))
+                try await audit(stores, "optout.add", externalUserID, reason)
+                print("\(externalUserID): opted out (\(reason))")
+            }
         }
     }
 
@@ -495,14 +507,15 @@ struct OptOutCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
-            guard try await ledger.removeOptOut(externalUserID) else {
-                printError("\(externalUserID) is not on the list")
-                throw ExitCode(1)
+            try await options.withStores(settings) { stores in
+                let ledger = stores.campaigns
+                guard try await ledger.removeOptOut(externalUserID) else {
+                    printError("\(externalUserID) is not on the list")
+                    throw ExitCode(1)
+                }
+                try await audit(stores, "optout.remove", externalUserID, "")
+                print("\(externalUserID): removed from the do-not-contact list")
             }
-            try await audit(database, settings, "optout.remove", externalUserID, "")
-            print("\(externalUserID): removed from the do-not-contact list")
         }
     }
 
@@ -513,8 +526,7 @@ struct OptOutCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let ledger = SQLiteCampaignRepository(database: try options.openDatabase(settings), corpID: settings.platform.corpID)
-            let list = try await ledger.optOuts().sorted { $0.key < $1.key }
+            let list = try await options.withStores(settings) { stores in try await stores.campaigns.optOuts() }.sorted { $0.key < $1.key }
             if json {
                 print(try prettyJSON(Dictionary(uniqueKeysWithValues: list.map { ($0.key, $0.value) })))
             } else {

@@ -41,10 +41,17 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func openDatabase(_ settings: CohortSettings) throws -> CohortDatabase {
+    /// Runs `body` with the stores COHORT_DATABASE names: a SQLite file, or a PostgreSQL shared
+    /// with running instances. A store that cannot be opened ends the command with the reason.
+    func withStores<T: Sendable>(_ settings: CohortSettings, _ body: (Stores) async throws -> T) async throws -> T {
+        var logger = Logger(label: "cohort.store")
+        logger.logLevel = .warning
         do {
-            return try CohortDatabase.open(settings.database)
-        } catch {
+            return try await Stores.with(settings, logger: logger) { stores in try await body(stores) }
+        } catch let error as StartupError {
+            printError("\(error)")
+            throw ExitCode(1)
+        } catch let error as StoreError {
             printError("\(error)")
             throw ExitCode(1)
         }
@@ -90,55 +97,58 @@ struct Serve: AsyncParsableCommand {
                 try CohortApplication.validateForServe(settings)
                 let rules = try options.loadRules()
                 let campaigns = try options.loadCampaignRules(rules)
-                var dependencies = try AppDependencies.live(settings: settings, rules: rules, campaigns: campaigns, logger: logger)
-                dependencies.configDirectory = options.configDirectory
-                dependencies.templatesDirectory = options.templatesDirectory
-                dependencies.reload = reload
-                if let database = dependencies.database {
+                outcome = try await options.withStores(settings) { stores in
+                    var dependencies = try AppDependencies.live(settings: settings, stores: stores, rules: rules, campaigns: campaigns, logger: logger)
+                    dependencies.configDirectory = options.configDirectory
+                    dependencies.templatesDirectory = options.templatesDirectory
+                    dependencies.reload = reload
                     try await ConfigRecorder.record(
-                        database, settings, options: options, action: generation == 0 ? "config.apply" : "config.reload", actor: "serve")
-                }
-                let app = try CohortApplication.build(dependencies, logger: logger)
-                logger.info(
-                    generation == 0 ? "cohort serving" : "cohort serving with the reloaded config",
-                    metadata: ["host": "\(settings.server.host)", "port": "\(settings.server.port)", "database": "\(settings.database.path)"])
-                let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                let requests = reload.stream()
-                let alerts = dependencies.alerts
-                let directory = options.configDirectory
-                outcome = await withTaskGroup(of: Outcome.self) { tasks in
-                    tasks.addTask {
-                        do {
-                            try await group.run()
+                        stores, settings, options: options, action: generation == 0 ? "config.apply" : "config.reload", actor: "serve")
+                    let app = try CohortApplication.build(dependencies, logger: logger)
+                    logger.info(
+                        generation == 0 ? "cohort serving" : "cohort serving with the reloaded config",
+                        metadata: [
+                            "host": "\(settings.server.host)", "port": "\(settings.server.port)",
+                            "database": "\(stores.sqlite == nil ? "postgres" : settings.database.path)",
+                        ])
+                    let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    let requests = reload.stream()
+                    let alerts = dependencies.alerts
+                    let directory = options.configDirectory
+                    return await withTaskGroup(of: Outcome.self) { tasks in
+                        tasks.addTask {
+                            do {
+                                try await group.run()
+                                return .stopped
+                            } catch {
+                                return .failed(error)
+                            }
+                        }
+                        tasks.addTask {
+                            for await _ in requests {
+                                let issues = ConfigLoader(directory: directory).check()
+                                if issues.isEmpty { return .reload }
+                                Counter(label: "cohort_config_reloads_total", dimensions: [("result", "refused")]).increment()
+                                logger.error("config reload refused; the running config stays", metadata: ["problems": "\(issues.count)"])
+                                for issue in issues { logger.error("\(issue.description)") }
+                                _ = try? await alerts?.raise(
+                                    .configReloadFailed, subject: directory,
+                                    message: "config reload refused, the running config stays: " + issues.map(\.description).joined(separator: "; "),
+                                    at: Int64(Date().timeIntervalSince1970), quiet: 0)
+                            }
                             return .stopped
-                        } catch {
-                            return .failed(error)
                         }
-                    }
-                    tasks.addTask {
-                        for await _ in requests {
-                            let issues = ConfigLoader(directory: directory).check()
-                            if issues.isEmpty { return .reload }
-                            Counter(label: "cohort_config_reloads_total", dimensions: [("result", "refused")]).increment()
-                            logger.error("config reload refused; the running config stays", metadata: ["problems": "\(issues.count)"])
-                            for issue in issues { logger.error("\(issue.description)") }
-                            _ = try? await alerts?.raise(
-                                .configReloadFailed, subject: directory,
-                                message: "config reload refused, the running config stays: " + issues.map(\.description).joined(separator: "; "),
-                                at: Int64(Date().timeIntervalSince1970), quiet: 0)
+                        let first = await tasks.next() ?? .stopped
+                        if case .reload = first {
+                            // Only the services are left: let them drain, never cancel them.
+                            await group.triggerGracefulShutdown()
+                            if case .failed(let error)? = await tasks.next() { return .failed(error) }
+                            return .reload
                         }
-                        return .stopped
+                        tasks.cancelAll()
+                        while await tasks.next() != nil {}
+                        return first
                     }
-                    let first = await tasks.next() ?? .stopped
-                    if case .reload = first {
-                        // Only the services are left: let them drain, never cancel them.
-                        await group.triggerGracefulShutdown()
-                        if case .failed(let error)? = await tasks.next() { return .failed(error) }
-                        return .reload
-                    }
-                    tasks.cancelAll()
-                    while await tasks.next() != nil {}
-                    return first
                 }
             } catch let error as StartupError {
                 printError("cohort serve: \(error)")

@@ -44,12 +44,13 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let applied = try await SQLiteConfigHistory(database: database, corpID: settings.platform.corpID).latest()
-            let plan = try await ConfigPlanner(settings: settings, database: database, templatesDirectory: options.templatesDirectory).plan(
-                candidate: ConfigSet.read(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory),
-                running: applied.map { ConfigSet(files: $0.files) })
-            print(json ? try prettyJSON(plan) : plan.text)
+            try await options.withStores(settings) { stores in
+                let applied = try await stores.configHistory.latest()
+                let plan = try await ConfigPlanner(settings: settings, stores: stores, templatesDirectory: options.templatesDirectory).plan(
+                    candidate: ConfigSet.read(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory),
+                    running: applied.map { ConfigSet(files: $0.files) })
+                print(json ? try prettyJSON(plan) : plan.text)
+            }
         }
     }
 
@@ -88,28 +89,29 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let all = try await SQLiteConfigHistory(database: database, corpID: settings.platform.corpID).all()
-            let formatter = ISO8601DateFormatter()
-            var rows: [Row] = []
-            var previous: ConfigSet?
-            for applied in all {
-                let set = ConfigSet(files: applied.files)
-                rows.append(
-                    Row(
-                        id: applied.id, version: applied.version, applied_at: formatter.string(from: Date(timeIntervalSince1970: Double(applied.appliedAt))),
-                        changes: set.changes(from: previous)))
-                previous = set
+            try await options.withStores(settings) { stores in
+                let all = try await stores.configHistory.all()
+                let formatter = ISO8601DateFormatter()
+                var rows: [Row] = []
+                var previous: ConfigSet?
+                for applied in all {
+                    let set = ConfigSet(files: applied.files)
+                    rows.append(
+                        Row(
+                            id: applied.id, version: applied.version, applied_at: formatter.string(from: Date(timeIntervalSince1970: Double(applied.appliedAt))),
+                            changes: set.changes(from: previous)))
+                    previous = set
+                }
+                rows.reverse()
+                if json {
+                    print(try prettyJSON(rows))
+                    return
+                }
+                if rows.isEmpty { print("no config applied yet (serve, a reload, a campaign start or a rollback records one)") }
+                print(TextTable.render(
+                    header: ["ID", "VERSION", "APPLIED", "CHANGES"],
+                    rows: rows.map { [String($0.id), $0.version, $0.applied_at, $0.changes.joined(separator: ", ")] }))
             }
-            rows.reverse()
-            if json {
-                print(try prettyJSON(rows))
-                return
-            }
-            if rows.isEmpty { print("no config applied yet (serve, a reload, a campaign start or a rollback records one)") }
-            print(TextTable.render(
-                header: ["ID", "VERSION", "APPLIED", "CHANGES"],
-                rows: rows.map { [String($0.id), $0.version, $0.applied_at, $0.changes.joined(separator: ", ")] }))
         }
     }
 
@@ -125,33 +127,34 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let history = SQLiteConfigHistory(database: database, corpID: settings.platform.corpID)
-            guard let target = try await history.find(version) else {
-                printError("no applied config \(version) (see `cohort config history`)")
-                throw ExitCode(1)
-            }
-            let running = try await history.latest()
-            let set = ConfigSet(files: target.files)
-            let plan = try await ConfigPlanner(settings: settings, database: database, templatesDirectory: options.templatesDirectory).plan(
-                candidate: set, running: running.map { ConfigSet(files: $0.files) })
-            print(json ? try prettyJSON(plan) : "rolling back to \(target.id) (\(target.version))\n" + plan.text)
-            guard apply else {
-                print("\nnothing written; run again with --apply to put these files back and reload")
-                return
-            }
-            let issues = try ConfigRollback.write(set, configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory)
-            guard issues.isEmpty else {
-                for issue in issues { print(issue.description) }
-                printError("the rolled-back files no longer pass `cohort config check` (the environment or code changed since); nothing was written")
-                throw ExitCode(1)
-            }
-            try await ConfigRecorder.record(database, settings, options: options, action: "config.rollback", detail: "to \(target.id) (\(target.version))")
-            do {
-                try ServePID.signal(settings, SIGHUP)
-                print("files written; cohort serve reloads them")
-            } catch {
-                print("files written; no running cohort serve to reload (it loads them at its next start)")
+            try await options.withStores(settings) { stores in
+                let history = stores.configHistory
+                guard let target = try await history.find(version) else {
+                    printError("no applied config \(version) (see `cohort config history`)")
+                    throw ExitCode(1)
+                }
+                let running = try await history.latest()
+                let set = ConfigSet(files: target.files)
+                let plan = try await ConfigPlanner(settings: settings, stores: stores, templatesDirectory: options.templatesDirectory).plan(
+                    candidate: set, running: running.map { ConfigSet(files: $0.files) })
+                print(json ? try prettyJSON(plan) : "rolling back to \(target.id) (\(target.version))\n" + plan.text)
+                guard apply else {
+                    print("\nnothing written; run again with --apply to put these files back and reload")
+                    return
+                }
+                let issues = try ConfigRollback.write(set, configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory)
+                guard issues.isEmpty else {
+                    for issue in issues { print(issue.description) }
+                    printError("the rolled-back files no longer pass `cohort config check` (the environment or code changed since); nothing was written")
+                    throw ExitCode(1)
+                }
+                try await ConfigRecorder.record(stores, settings, options: options, action: "config.rollback", detail: "to \(target.id) (\(target.version))")
+                do {
+                    try ServePID.signal(settings, SIGHUP)
+                    print("files written; cohort serve reloads them")
+                } catch {
+                    print("files written; no running cohort serve to reload (it loads them at its next start)")
+                }
             }
         }
     }
@@ -161,17 +164,21 @@ struct ConfigCommand: AsyncParsableCommand {
 enum ConfigRecorder {
     @discardableResult
     static func record(
-        _ database: CohortDatabase, _ settings: CohortSettings, options: GlobalOptions, action: String, detail: String = "", actor: String = cliActor
+        _ stores: Stores, _ settings: CohortSettings, options: GlobalOptions, action: String, detail: String = "", actor: String = cliActor
     ) async throws -> Bool {
-        try await ConfigHistoryRecorder(database: database, corpID: settings.platform.corpID).record(
+        try await ConfigHistoryRecorder(stores: stores).record(
             ConfigSet.read(configDirectory: options.configDirectory, templatesDirectory: options.templatesDirectory), action: action, detail: detail,
             actor: actor)
     }
 }
 
-/// The pid file of a running `cohort serve`, beside its database.
+/// The pid file of a running `cohort serve`, beside its SQLite database; on PostgreSQL (several
+/// instances, often on several machines) in the working directory, named by the port.
 enum ServePID {
-    static func path(_ settings: CohortSettings) -> String { settings.database.path + ".serve.pid" }
+    static func path(_ settings: CohortSettings) -> String {
+        StoreLocation.isPostgresURL(settings.database.path)
+            ? "cohort-serve-\(settings.server.port).pid" : settings.database.path + ".serve.pid"
+    }
 
     static func write(_ settings: CohortSettings) {
         try? "\(getpid())\n".write(toFile: path(settings), atomically: true, encoding: .utf8)
@@ -188,7 +195,7 @@ enum ServePID {
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
             let command = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), command.contains("cohort")
         else {
-            printError("no running cohort serve for \(settings.database.path) (no live pid in \(path(settings)))")
+            printError("no running cohort serve here (no live pid in \(path(settings)))")
             throw ExitCode(1)
         }
         guard kill(pid, number) == 0 else {

@@ -22,10 +22,11 @@ struct ContactsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let contacts = try await Platform.directory(database, settings).contacts(
-                ContactFilter(tag: tag, staff: staff, includeEnded: all, limit: limit, text: text))
-            print(json ? try ContactListing.json(contacts) : ContactListing.table(contacts))
+            try await options.withStores(settings) { stores in
+                let contacts = try await stores.directory.contacts(
+                    ContactFilter(tag: tag, staff: staff, includeEnded: all, limit: limit, text: text))
+                print(json ? try ContactListing.json(contacts) : ContactListing.table(contacts))
+            }
         }
     }
 
@@ -38,12 +39,13 @@ struct ContactsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            guard let contact = try await Platform.directory(database, settings).contact(id) else {
-                printError("no contact \(id)")
-                throw ExitCode(1)
+            try await options.withStores(settings) { stores in
+                guard let contact = try await stores.directory.contact(id) else {
+                    printError("no contact \(id)")
+                    throw ExitCode(1)
+                }
+                print(json ? try ContactListing.json(contact) : ContactListing.text(contact))
             }
-            print(json ? try ContactListing.json(contact) : ContactListing.text(contact))
         }
     }
 }

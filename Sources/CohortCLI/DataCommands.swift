@@ -11,8 +11,8 @@ var cliActor: String {
 }
 
 /// Records an operator action done from the CLI.
-func audit(_ database: CohortDatabase, _ settings: CohortSettings, _ action: String, _ subject: String, _ detail: String) async throws {
-    try await SQLiteAuditLog(database: database, corpID: settings.platform.corpID).record(
+func audit(_ stores: Stores, _ action: String, _ subject: String, _ detail: String) async throws {
+    try await stores.audit.record(
         AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: cliActor, action: action, subject: subject, detail: detail))
 }
 
@@ -33,17 +33,18 @@ struct ForgetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try options.loadSettings()
-        let database = try options.openDatabase(settings)
-        let now = Int64(Date().timeIntervalSince1970)
-        guard let report = try await Platform.directory(database, settings).forget(id, at: now) else {
-            printError("no contact \(id)")
-            throw ExitCode(1)
+        try await options.withStores(settings) { stores in
+            let now = Int64(Date().timeIntervalSince1970)
+            guard let report = try await stores.directory.forget(id, at: now) else {
+                printError("no contact \(id)")
+                throw ExitCode(1)
+            }
+            try await stores.campaigns
+                .setOptOut(id, reason: "forgotten: \(reason)", source: "forget", at: now)
+            let summary = "\(report.relationRows) relations, \(report.phoneRows) phone numbers, \(report.interactionRows) interactions, \(report.messageTexts) message texts"
+            try await audit(stores, "contact.forget", id, "\(reason); erased \(summary)")
+            print("\(id): forgotten (\(summary) erased); on the do-not-contact list")
         }
-        try await SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
-            .setOptOut(id, reason: "forgotten: \(reason)", source: "forget", at: now)
-        let summary = "\(report.relationRows) relations, \(report.phoneRows) phone numbers, \(report.interactionRows) interactions, \(report.messageTexts) message texts"
-        try await audit(database, settings, "contact.forget", id, "\(reason); erased \(summary)")
-        print("\(id): forgotten (\(summary) erased); on the do-not-contact list")
     }
 }
 
@@ -56,17 +57,22 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try options.loadSettings()
-        let database = try options.openDatabase(settings)
-        let started = Date()
-        do {
-            try database.backup(to: file)
-        } catch {
-            printError("cohort backup: \(error)")
-            throw ExitCode(1)
+        try await options.withStores(settings) { stores in
+            guard let database = stores.sqlite else {
+                printError("cohort backup: COHORT_DATABASE names PostgreSQL; back it up with pg_dump (docs/operations.md)")
+                throw ExitCode(1)
+            }
+            let started = Date()
+            do {
+                try database.backup(to: file)
+            } catch {
+                printError("cohort backup: \(error)")
+                throw ExitCode(1)
+            }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int) ?? 0
+            try await audit(stores, "database.backup", file, "\(size) bytes")
+            print("backed up \(settings.database.path) to \(file) (\(size / 1024) KiB in \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
         }
-        let size = ((try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int) ?? 0
-        try await audit(database, settings, "database.backup", file, "\(size) bytes")
-        print("backed up \(settings.database.path) to \(file) (\(size / 1024) KiB in \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
     }
 }
 
@@ -80,16 +86,17 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try options.loadSettings()
-        let database = try options.openDatabase(settings)
-        let entries = try await SQLiteAuditLog(database: database, corpID: settings.platform.corpID).entries(limit: limit)
-        if json {
-            print(try prettyJSON(entries))
-            return
+        try await options.withStores(settings) { stores in
+            let entries = try await stores.audit.entries(limit: limit)
+            if json {
+                print(try prettyJSON(entries))
+                return
+            }
+            let formatter = ISO8601DateFormatter()
+            print(TextTable.render(
+                header: ["TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL"],
+                rows: entries.map { [formatter.string(from: Date(timeIntervalSince1970: Double($0.at))), $0.actor, $0.action, $0.subject, $0.detail] }))
         }
-        let formatter = ISO8601DateFormatter()
-        print(TextTable.render(
-            header: ["TIME", "ACTOR", "ACTION", "SUBJECT", "DETAIL"],
-            rows: entries.map { [formatter.string(from: Date(timeIntervalSince1970: Double($0.at))), $0.actor, $0.action, $0.subject, $0.detail] }))
     }
 }
 
@@ -104,20 +111,21 @@ struct AlertsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try options.loadSettings()
-        let database = try options.openDatabase(settings)
-        let alerts = try await SQLiteAlertRepository(database: database, corpID: settings.platform.corpID).alerts(limit: limit)
-        if json {
-            print(try prettyJSON(alerts))
-            return
+        try await options.withStores(settings) { stores in
+            let alerts = try await stores.alerts.alerts(limit: limit)
+            if json {
+                print(try prettyJSON(alerts))
+                return
+            }
+            if alerts.isEmpty { print("no alerts") }
+            let formatter = ISO8601DateFormatter()
+            print(TextTable.render(
+                header: ["RAISED", "KIND", "SUBJECT", "DELIVERY", "MESSAGE"],
+                rows: alerts.map { alert in
+                    let delivery = alert.deliveredAt == nil ? "pending" : (alert.deliveryError.map { "failed: \($0)" } ?? "sent")
+                    return [formatter.string(from: Date(timeIntervalSince1970: Double(alert.raisedAt))), alert.kind.rawValue, alert.subject, delivery, alert.message]
+                }))
         }
-        if alerts.isEmpty { print("no alerts") }
-        let formatter = ISO8601DateFormatter()
-        print(TextTable.render(
-            header: ["RAISED", "KIND", "SUBJECT", "DELIVERY", "MESSAGE"],
-            rows: alerts.map { alert in
-                let delivery = alert.deliveredAt == nil ? "pending" : (alert.deliveryError.map { "failed: \($0)" } ?? "sent")
-                return [formatter.string(from: Date(timeIntervalSince1970: Double(alert.raisedAt))), alert.kind.rawValue, alert.subject, delivery, alert.message]
-            }))
     }
 }
 
@@ -134,9 +142,10 @@ struct RetentionCommand: AsyncParsableCommand {
             print("retention is off: set retention.ended_relations_days and/or retention.interactions_days in cohort.yaml")
             return
         }
-        let database = try options.openDatabase(settings)
-        let report = try await SQLiteRetention(database: database, corpID: settings.platform.corpID).apply(settings.retention, now: Date())
-        try await audit(database, settings, "retention.apply", "store", "dropped \(report.relations) ended relations, \(report.interactions) interactions")
-        print("dropped \(report.relations) ended relations and \(report.interactions) interactions")
+        try await options.withStores(settings) { stores in
+            let report = try await stores.retention.apply(settings.retention, now: Date())
+            try await audit(stores, "retention.apply", "store", "dropped \(report.relations) ended relations, \(report.interactions) interactions")
+            print("dropped \(report.relations) ended relations and \(report.interactions) interactions")
+        }
     }
 }

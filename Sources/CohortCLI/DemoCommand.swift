@@ -89,88 +89,89 @@ struct DemoCommand: AsyncParsableCommand {
             printError("cohort demo: no campaign \"\(campaign)\" in campaigns.yaml")
             throw ExitCode(1)
         }
-        var dependencies = try AppDependencies.live(settings: settings, rules: grading, campaigns: campaigns, logger: logger)
-        // The demo pushes tags itself (`cohort tags push`) so the step shows; serve does the rest.
-        dependencies.tagWriter = nil
-        dependencies.resultPollInterval = .seconds(1)
-        dependencies.dispatchInterval = .milliseconds(500)
-        let cohortApp = try CohortApplication.build(dependencies, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [simulatorApp, cohortApp], logger: logger))
-        let running = Task { try await group.run() }
-        defer { running.cancel() }
-        try await Self.waitForListener(port: apiPort)
-        try await Self.waitForListener(port: webPort)
+        try await options.withStores(settings) { stores in
+            var dependencies = try AppDependencies.live(settings: settings, stores: stores, rules: grading, campaigns: campaigns, logger: logger)
+            // The demo pushes tags itself (`cohort tags push`) so the step shows; serve does the rest.
+            dependencies.tagWriter = nil
+            dependencies.resultPollInterval = .seconds(1)
+            dependencies.dispatchInterval = .milliseconds(500)
+            let cohortApp = try CohortApplication.build(dependencies, logger: logger)
+            let group = ServiceGroup(configuration: .init(services: [simulatorApp, cohortApp], logger: logger))
+            let running = Task { try await group.run() }
+            defer { running.cancel() }
+            try await Self.waitForListener(port: apiPort)
+            try await Self.waitForListener(port: webPort)
 
-        print("""
-            Cohort demo: a simulated WeCom corp with \(corp.staff.count) staff and \(corp.customers.count) customers \
-            (\(corp.relationCount) relations) on http://127.0.0.1:\(apiPort)
-            cohort serve on http://127.0.0.1:\(webPort) (webhook, inbox, welcome lane, campaign dispatcher and result poller)
-            database \(settings.database.path)
+            print("""
+                Cohort demo: a simulated WeCom corp with \(corp.staff.count) staff and \(corp.customers.count) customers \
+                (\(corp.relationCount) relations) on http://127.0.0.1:\(apiPort)
+                cohort serve on http://127.0.0.1:\(webPort) (webhook, inbox, welcome lane, campaign dispatcher and result poller)
+                database \(settings.database.path)
 
-            """)
-        try await step(1, "Full sync of staff, customers and tags from the platform", ["sync"])
+                """)
+            try await step(1, "Full sync of staff, customers and tags from the platform", ["sync"])
 
-        let sampleText: String
-        do {
-            sampleText = try String(contentsOfFile: sample, encoding: .utf8)
-        } catch {
-            printError("cohort demo: cannot read the sample interactions \(sample): \(error)")
-            throw ExitCode(1)
-        }
-        let moved = DemoSample.shifted(sampleText, to: Date(), timeZone: grading.grading.timeZone)
-        let importFile = URL(fileURLWithPath: settings.database.path).deletingLastPathComponent().appendingPathComponent("demo-interactions.csv").path
-        try moved.text.write(toFile: importFile, atomically: true, encoding: .utf8)
-        let note = moved.days > 0 ? " (dates moved \(moved.days) days forward)" : ""
-        try await step(2, "Import the sample orders, inquiries and messages\(note)", ["import", "interactions", importFile, "--source", "demo-shop"])
-        try await step(3, "Grade (RFM, ABC, CLV, lifecycle) and plan the rule tags", ["grade", "--apply"])
-        try await step(4, "Write the tag changes back to WeCom", ["tags", "push"])
-        try await step(5, "Segments", ["segments", "list"])
-        try await step(6, "Preview the \(campaign) campaign", ["campaign", "preview", campaign, "--sample", "3"])
-        try await step(7, "Start it: cohort serve dispatches the tasks, the staff confirm them", ["campaign", "start", campaign])
+            let sampleText: String
+            do {
+                sampleText = try String(contentsOfFile: sample, encoding: .utf8)
+            } catch {
+                printError("cohort demo: cannot read the sample interactions \(sample): \(error)")
+                throw ExitCode(1)
+            }
+            let moved = DemoSample.shifted(sampleText, to: Date(), timeZone: grading.grading.timeZone)
+            let importFile = URL(fileURLWithPath: settings.database.path).deletingLastPathComponent().appendingPathComponent("demo-interactions.csv").path
+            try moved.text.write(toFile: importFile, atomically: true, encoding: .utf8)
+            let note = moved.days > 0 ? " (dates moved \(moved.days) days forward)" : ""
+            try await step(2, "Import the sample orders, inquiries and messages\(note)", ["import", "interactions", importFile, "--source", "demo-shop"])
+            try await step(3, "Grade (RFM, ABC, CLV, lifecycle) and plan the rule tags", ["grade", "--apply"])
+            try await step(4, "Write the tag changes back to WeCom", ["tags", "push"])
+            try await step(5, "Segments", ["segments", "list"])
+            try await step(6, "Preview the \(campaign) campaign", ["campaign", "preview", campaign, "--sample", "3"])
+            try await step(7, "Start it: cohort serve dispatches the tasks, the staff confirm them", ["campaign", "start", campaign])
 
-        let database = try options.openDatabase(settings)
-        let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
-        let deadline = Date().addingTimeInterval(45)
-        var report = try await ledger.report(campaign)
-        while Date() < deadline {
-            report = try await ledger.report(campaign)
-            if report?.state == .completed { break }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        if let report {
-            print("dispatched \(report.tasksCreated) tasks; \(report.tasksConfirmed) confirmed by their staff member\n")
-        }
+            let ledger = stores.campaigns
+            let deadline = Date().addingTimeInterval(45)
+            var report = try await ledger.report(campaign)
+            while Date() < deadline {
+                report = try await ledger.report(campaign)
+                if report?.state == .completed { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            if let report {
+                print("dispatched \(report.tasksCreated) tasks; \(report.tasksConfirmed) confirmed by their staff member\n")
+            }
 
-        print("== 8. A new customer scans the expo QR code: the welcome message goes out at once ==")
-        let newcomer = try await simulator.perform(ConsoleAction(.addContact, userid: corp.staff[0].userid, name: "展会访客", state: "expo"))
-        let welcomeDeadline = Date().addingTimeInterval(15)
-        var welcomed = await simulator.welcomes.last { $0.external_userid == newcomer.id }
-        while welcomed == nil, Date() < welcomeDeadline {
-            try await Task.sleep(for: .milliseconds(100))
-            welcomed = await simulator.welcomes.last { $0.external_userid == newcomer.id }
-        }
-        if let welcomed {
-            print("\(welcomed.userid) → \(welcomed.external_userid): \(welcomed.text)\n")
-        } else {
-            let attempts = try await ledger.welcomeAttempts(of: newcomer.id ?? "")
-            print("no welcome message was sent: \(attempts.last?.detail ?? "no attempt recorded")\n")
-        }
+            print("== 8. A new customer scans the expo QR code: the welcome message goes out at once ==")
+            let newcomer = try await simulator.perform(ConsoleAction(.addContact, userid: corp.staff[0].userid, name: "展会访客", state: "expo"))
+            let welcomeDeadline = Date().addingTimeInterval(15)
+            var welcomed = await simulator.welcomes.last { $0.external_userid == newcomer.id }
+            while welcomed == nil, Date() < welcomeDeadline {
+                try await Task.sleep(for: .milliseconds(100))
+                welcomed = await simulator.welcomes.last { $0.external_userid == newcomer.id }
+            }
+            if let welcomed {
+                print("\(welcomed.userid) → \(welcomed.external_userid): \(welcomed.text)\n")
+            } else {
+                let attempts = try await stores.welcomes.welcomeAttempts(of: newcomer.id ?? "")
+                print("no welcome message was sent: \(attempts.last?.detail ?? "no attempt recorded")\n")
+            }
 
-        try await step(9, "The campaign report", ["campaign", "report", campaign])
-        await group.triggerGracefulShutdown()
-        try? await running.value
-        let final = try await ledger.report(campaign)
-        let seconds = Int(Date().timeIntervalSince(started).rounded())
-        print("""
-            Done in \(seconds) s. Explore the database with the same commands, for example:
-              swift run cohort contacts list
-              swift run cohort explain \((try? await ledger.recipients(campaign).first?.externalUserID) ?? "EXTERNAL_USERID")
-              swift run cohort segments show champions --sample 5
-              swift run cohort campaign report \(campaign) --json
-            """)
-        guard let final, final.delivered > 0, welcomed != nil else {
-            printError("cohort demo: the campaign delivered nothing or the welcome message was not sent")
-            throw ExitCode(1)
+            try await step(9, "The campaign report", ["campaign", "report", campaign])
+            await group.triggerGracefulShutdown()
+            try? await running.value
+            let final = try await ledger.report(campaign)
+            let seconds = Int(Date().timeIntervalSince(started).rounded())
+            print("""
+                Done in \(seconds) s. Explore the database with the same commands, for example:
+                  swift run cohort contacts list
+                  swift run cohort explain \((try? await ledger.recipients(campaign).first?.externalUserID) ?? "EXTERNAL_USERID")
+                  swift run cohort segments show champions --sample 5
+                  swift run cohort campaign report \(campaign) --json
+                """)
+            guard let final, final.delivered > 0, welcomed != nil else {
+                printError("cohort demo: the campaign delivered nothing or the welcome message was not sent")
+                throw ExitCode(1)
+            }
         }
     }
 

@@ -18,8 +18,8 @@ extension GlobalOptions {
         }
     }
 
-    func grader(_ settings: CohortSettings, _ database: CohortDatabase, rules: GradingRules) -> Grader {
-        Grader(rules: rules, repository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID))
+    func grader(_ stores: Stores, rules: GradingRules) -> Grader {
+        Grader(rules: rules, repository: stores.grading)
     }
 }
 
@@ -69,89 +69,90 @@ struct ImportCommand: AsyncParsableCommand {
             let parser = InteractionRowParser(
                 knownKinds: Set(rules.grading.kinds), timeZone: rules.grading.timeZone, defaultKind: kind,
                 defaultSource: source ?? "import:" + URL(fileURLWithPath: file).lastPathComponent)
-            let database = try options.openDatabase(settings)
-            let repository = SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID)
-            var reader: CSVFileReader
-            do {
-                reader = try CSVFileReader(path: file)
-            } catch {
-                printError("\(file): \(error)")
-                throw ExitCode(1)
-            }
-            let progress = ProgressBar(enabled: !json)
-            var header: [String]?
-            var batch: [Interaction] = []
-            var counts = InteractionImportCounts()
-            var rows = 0
-            var bad = 0
-            func reject(_ line: Int, _ message: String) {
-                bad += 1
-                if bad <= maxErrors { printError("\(file):\(line): \(message)") }
-            }
-            do {
-                while let element = try reader.next() {
-                    let record: CSVRecord
-                    switch element {
-                    case .success(let value): record = value
-                    case .failure(let error):
-                        reject(error.line ?? 0, error.description)
-                        continue
-                    }
-                    guard let columns = header else {
-                        header = record.fields.map { name in
-                            let trimmed = name.trimmingCharacters(in: .whitespaces)
-                            return columnMap[trimmed] ?? trimmed
+            try await options.withStores(settings) { stores in
+                let repository = stores.interactions
+                var reader: CSVFileReader
+                do {
+                    reader = try CSVFileReader(path: file)
+                } catch {
+                    printError("\(file): \(error)")
+                    throw ExitCode(1)
+                }
+                let progress = ProgressBar(enabled: !json)
+                var header: [String]?
+                var batch: [Interaction] = []
+                var counts = InteractionImportCounts()
+                var rows = 0
+                var bad = 0
+                func reject(_ line: Int, _ message: String) {
+                    bad += 1
+                    if bad <= maxErrors { printError("\(file):\(line): \(message)") }
+                }
+                do {
+                    while let element = try reader.next() {
+                        let record: CSVRecord
+                        switch element {
+                        case .success(let value): record = value
+                        case .failure(let error):
+                            reject(error.line ?? 0, error.description)
+                            continue
                         }
-                        continue
+                        guard let columns = header else {
+                            header = record.fields.map { name in
+                                let trimmed = name.trimmingCharacters(in: .whitespaces)
+                                return columnMap[trimmed] ?? trimmed
+                            }
+                            continue
+                        }
+                        rows += 1
+                        guard record.fields.count == columns.count else {
+                            reject(record.line, "\(record.fields.count) fields, the header has \(columns.count)")
+                            continue
+                        }
+                        var values: [String: String] = [:]
+                        for (name, value) in zip(columns, record.fields) { values[name] = value }
+                        switch parser.parse(values) {
+                        case .success(let interaction): batch.append(interaction)
+                        case .failure(let error): reject(record.line, error.description)
+                        }
+                        if batch.count >= 5_000 {
+                            counts = counts + (try await repository.store(batch, at: Date()))
+                            batch.removeAll(keepingCapacity: true)
+                            progress.show("\(rows) rows", fraction: reader.fractionCompleted, label: "import")
+                        }
                     }
-                    rows += 1
-                    guard record.fields.count == columns.count else {
-                        reject(record.line, "\(record.fields.count) fields, the header has \(columns.count)")
-                        continue
-                    }
-                    var values: [String: String] = [:]
-                    for (name, value) in zip(columns, record.fields) { values[name] = value }
-                    switch parser.parse(values) {
-                    case .success(let interaction): batch.append(interaction)
-                    case .failure(let error): reject(record.line, error.description)
-                    }
-                    if batch.count >= 5_000 {
-                        counts = counts + (try await repository.store(batch, at: Date()))
-                        batch.removeAll(keepingCapacity: true)
-                        progress.show("\(rows) rows", fraction: reader.fractionCompleted, label: "import")
-                    }
+                } catch {
+                    progress.finish()
+                    printError("\(file): \(error)")
+                    throw ExitCode(1)
                 }
-            } catch {
+                if !batch.isEmpty { counts = counts + (try await repository.store(batch, at: Date())) }
                 progress.finish()
-                printError("\(file): \(error)")
-                throw ExitCode(1)
-            }
-            if !batch.isEmpty { counts = counts + (try await repository.store(batch, at: Date())) }
-            progress.finish()
-            if json {
-                struct Summary: Encodable {
-                    var rows: Int
-                    var rejected: Int
-                    var inserted: Int
-                    var updated: Int
-                    var unchanged: Int
-                    var matched: Int
-                    var unmatched: Int
+                if json {
+                    struct Summary: Encodable {
+                        var rows: Int
+                        var rejected: Int
+                        var inserted: Int
+                        var updated: Int
+                        var unchanged: Int
+                        var matched: Int
+                        var unmatched: Int
+                    }
+                    print(
+                        try prettyJSON(
+                            Summary(
+                                rows: rows, rejected: bad, inserted: counts.inserted, updated: counts.updated, unchanged: counts.unchanged,
+                                matched: counts.matched, unmatched: counts.unmatched)))
+                } else {
+                    if bad > maxErrors { printError("… and \(bad - maxErrors) more bad rows") }
+                    print(
+                        """
+                        \(rows) rows: \(rows - bad) imported (\(counts.inserted) new, \(counts.updated) updated, \(counts.unchanged) unchanged), \(bad) rejected
+                        contacts: \(counts.matched) rows matched, \(counts.unmatched) kept until their contact appears
+                        """)
                 }
-                print(
-                    try prettyJSON(
-                        Summary(
-                            rows: rows, rejected: bad, inserted: counts.inserted, updated: counts.updated, unchanged: counts.unchanged,
-                            matched: counts.matched, unmatched: counts.unmatched)))
-            } else {
-                if bad > maxErrors { printError("… and \(bad - maxErrors) more bad rows") }
-                print(
-                    """
-                    \(rows) rows: \(rows - bad) imported (\(counts.inserted) new, \(counts.updated) updated, \(counts.unchanged) unchanged), \(bad) rejected
-                    contacts: \(counts.matched) rows matched, \(counts.unmatched) kept until their contact appears
-                    """)
+                if bad > 0 { throw ExitCode(1) }
             }
-            if bad > 0 { throw ExitCode(1) }
         }
     }
 }
@@ -173,19 +174,20 @@ struct GradeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try options.loadSettings()
         let rules = try options.loadRules()
-        let database = try options.openDatabase(settings)
-        let grader = options.grader(settings, database, rules: rules)
-        if plan {
-            let report = try await grader.plan(callsPerHour: settings.callsPerHour)
-            print(json ? try prettyJSON(report) : GradingListing.plan(report))
-        } else {
-            let bar = ProgressBar(enabled: !json)
-            let report = try await grader.apply { phase, done, total in
-                let fraction = total > 0 ? Double(done) / Double(total) : nil
-                bar.show(total > 0 ? "\(phase): \(done) of \(total) relations" : phase, fraction: fraction, force: total == 0, label: "grade")
+        try await options.withStores(settings) { stores in
+            let grader = options.grader(stores, rules: rules)
+            if plan {
+                let report = try await grader.plan(callsPerHour: settings.callsPerHour)
+                print(json ? try prettyJSON(report) : GradingListing.plan(report))
+            } else {
+                let bar = ProgressBar(enabled: !json)
+                let report = try await grader.apply { phase, done, total in
+                    let fraction = total > 0 ? Double(done) / Double(total) : nil
+                    bar.show(total > 0 ? "\(phase): \(done) of \(total) relations" : phase, fraction: fraction, force: total == 0, label: "grade")
+                }
+                bar.finish()
+                print(json ? try prettyJSON(report) : GradingListing.applied(report))
             }
-            bar.finish()
-            print(json ? try prettyJSON(report) : GradingListing.applied(report))
         }
     }
 }
@@ -201,13 +203,14 @@ struct ExplainCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try options.loadSettings()
         let rules = try options.loadRules()
-        let database = try options.openDatabase(settings)
-        let repository = SQLiteGradingRepository(database: database, corpID: settings.platform.corpID)
-        guard let explanation = try await GradingExplanation.load(contact, rules: rules, repository: repository, now: Date()) else {
-            printError("no contact \(contact)")
-            throw ExitCode(1)
+        try await options.withStores(settings) { stores in
+            let repository = stores.grading
+            guard let explanation = try await GradingExplanation.load(contact, rules: rules, repository: repository, now: Date()) else {
+                printError("no contact \(contact)")
+                throw ExitCode(1)
+            }
+            print(json ? try prettyJSON(explanation) : explanation.description)
         }
-        print(json ? try prettyJSON(explanation) : explanation.description)
     }
 }
 
@@ -225,11 +228,12 @@ struct GradesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let grades = try await SQLiteGradingRepository(database: database, corpID: settings.platform.corpID).grades()
-            switch format {
-            case .csv: GradingListing.csv(grades, to: FileHandle.standardOutput)
-            case .json: print(try prettyJSON(grades.map(GradingListing.ExportRow.init)))
+            try await options.withStores(settings) { stores in
+                let grades = try await stores.grading.grades()
+                switch format {
+                case .csv: GradingListing.csv(grades, to: FileHandle.standardOutput)
+                case .json: print(try prettyJSON(grades.map(GradingListing.ExportRow.init)))
+                }
             }
         }
     }
@@ -249,14 +253,15 @@ struct TagsCommand: AsyncParsableCommand {
         func run() async throws {
             let settings = try options.loadSettings()
             let rules = try options.loadRules()
-            let database = try options.openDatabase(settings)
-            let writer = try TagWriterFactory.make(settings: settings, database: database, rules: rules)
-            let progress = ProgressBar(enabled: true)
-            let report = try await writer.drain(limit: limit ?? .max) { done in
-                progress.show("\(done) relations written", fraction: nil, spin: done / 50, label: "tags")
+            try await options.withStores(settings) { stores in
+                let writer = try TagWriterFactory.make(settings: settings, stores: stores, rules: rules)
+                let progress = ProgressBar(enabled: true)
+                let report = try await writer.drain(limit: limit ?? .max) { done in
+                    progress.show("\(done) relations written", fraction: nil, spin: done / 50, label: "tags")
+                }
+                progress.finish()
+                print("tags: \(report.done) relations written, \(report.retried) to retry, \(report.failed) failed; created \(report.createdTags.count) tags")
             }
-            progress.finish()
-            print("tags: \(report.done) relations written, \(report.retried) to retry, \(report.failed) failed; created \(report.createdTags.count) tags")
         }
     }
 
@@ -267,9 +272,10 @@ struct TagsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let counts = try await SQLiteGradingRepository(database: database, corpID: settings.platform.corpID).counts()
-            print("pending \(counts.pending), done \(counts.done), failed \(counts.failed)")
+            try await options.withStores(settings) { stores in
+                let counts = try await stores.grading.counts()
+                print("pending \(counts.pending), done \(counts.done), failed \(counts.failed)")
+            }
         }
     }
 }

@@ -20,12 +20,13 @@ struct InboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let events = try await SQLiteInboxRepository(database: database).list(status: status, limit: limit)
-            if json {
-                print(try InboxListing.json(events))
-            } else {
-                print(InboxListing.table(events))
+            try await options.withStores(settings) { stores in
+                let events = try await stores.inbox.list(status: status, limit: limit)
+                if json {
+                    print(try InboxListing.json(events))
+                } else {
+                    print(InboxListing.table(events))
+                }
             }
         }
     }
@@ -54,13 +55,14 @@ struct InboxCommand: AsyncParsableCommand {
                 selection = .since(date)
             }
             let settings = try options.loadSettings()
-            let database = try options.openDatabase(settings)
-            let count = try await SQLiteInboxRepository(database: database).replay(selection)
-            if case .id(let id) = selection, count == 0 {
-                printError("no inbox event with id \(id)")
-                throw ExitCode(1)
+            try await options.withStores(settings) { stores in
+                let count = try await stores.inbox.replay(selection)
+                if case .id(let id) = selection, count == 0 {
+                    printError("no inbox event with id \(id)")
+                    throw ExitCode(1)
+                }
+                print("re-queued \(count) event\(count == 1 ? "" : "s"); a running `cohort serve` processes them")
             }
-            print("re-queued \(count) event\(count == 1 ? "" : "s"); a running `cohort serve` processes them")
         }
     }
 }

@@ -34,33 +34,34 @@ struct SyncCommand: AsyncParsableCommand {
             printError("cohort sync: \(error)")
             throw ExitCode(1)
         }
-        let database = try options.openDatabase(settings)
-        let bar = ProgressBar(enabled: !json)
-        let sync = FullSync(
-            client: client, repository: Platform.directory(database, settings), configuredNames: settings.platform.staffNames,
-            concurrency: concurrency ?? settings.sync.concurrency, progress: { bar.update($0) }, logger: Logger(label: "cohort.sync"))
-        do {
-            if check {
-                let changes = try await sync.check()
+        try await options.withStores(settings) { stores in
+            let bar = ProgressBar(enabled: !json)
+            let sync = FullSync(
+                client: client, repository: stores.directory, configuredNames: settings.platform.staffNames,
+                concurrency: concurrency ?? settings.sync.concurrency, progress: { bar.update($0) }, logger: Logger(label: "cohort.sync"))
+            do {
+                if check {
+                    let changes = try await sync.check()
+                    bar.finish()
+                    print(json ? try DriftListing.json(changes) : DriftListing.table(changes))
+                    if !changes.isEmpty { throw ExitCode(2) }
+                } else {
+                    let report = try await sync.run()
+                    bar.finish()
+                    print(json ? try DriftListing.json(report) : DriftListing.summary(report, calls: client.callCounts))
+                    // Interactions kept for contacts that had not appeared yet belong to them now.
+                    let matched = try await stores.interactions.matchPending()
+                    if !matched.isEmpty, !json { print("interactions: kept rows of \(matched.count) contacts matched") }
+                }
+            } catch let error as PlatformError {
                 bar.finish()
-                print(json ? try DriftListing.json(changes) : DriftListing.table(changes))
-                if !changes.isEmpty { throw ExitCode(2) }
-            } else {
-                let report = try await sync.run()
+                printError("cohort sync: nothing was written: \(error)")
+                throw ExitCode(1)
+            } catch let error as SyncError {
                 bar.finish()
-                print(json ? try DriftListing.json(report) : DriftListing.summary(report, calls: client.callCounts))
-                // Interactions kept for contacts that had not appeared yet belong to them now.
-                let matched = try await SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID).matchPending()
-                if !matched.isEmpty, !json { print("interactions: kept rows of \(matched.count) contacts matched") }
+                printError("cohort sync: nothing was written: \(error)")
+                throw ExitCode(1)
             }
-        } catch let error as PlatformError {
-            bar.finish()
-            printError("cohort sync: nothing was written: \(error)")
-            throw ExitCode(1)
-        } catch let error as SyncError {
-            bar.finish()
-            printError("cohort sync: nothing was written: \(error)")
-            throw ExitCode(1)
         }
     }
 }

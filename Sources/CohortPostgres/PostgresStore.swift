@@ -127,6 +127,11 @@ public final class PostgresStore: Service, Sendable {
         }
     }
 
+    /// Answers when the database does (readiness).
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
     /// Drops the schema and everything in it (tests).
     public func dropSchema() async throws {
         try await client.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)

@@ -11,8 +11,7 @@ import WeComKit
 /// What the admin API reads and acts on.
 public struct AdminServices: Sendable {
     public var settings: CohortSettings
-    public var database: CohortDatabase
-    public var inbox: any InboxRepository
+    public var stores: Stores
     public var grading: GradingRules?
     public var desk: CampaignDesk?
     /// For withdrawing tasks when a campaign is cancelled.
@@ -22,13 +21,12 @@ public struct AdminServices: Sendable {
     public var reload: ReloadSignal?
 
     public init(
-        settings: CohortSettings, database: CohortDatabase, inbox: any InboxRepository, grading: GradingRules?, desk: CampaignDesk?,
+        settings: CohortSettings, stores: Stores, grading: GradingRules?, desk: CampaignDesk?,
         client: WeComClient?, configDirectory: String, reload: ReloadSignal? = nil
     ) {
         self.reload = reload
         self.settings = settings
-        self.database = database
-        self.inbox = inbox
+        self.stores = stores
         self.grading = grading
         self.desk = desk
         self.client = client
@@ -36,11 +34,12 @@ public struct AdminServices: Sendable {
     }
 
     var corpID: String { settings.platform.corpID }
-    var directory: SQLiteDirectoryRepository { SQLiteDirectoryRepository(database: database, corpID: corpID) }
-    var ledger: SQLiteCampaignRepository { SQLiteCampaignRepository(database: database, corpID: corpID) }
+    var inbox: any InboxRepository { stores.inbox }
+    var directory: any DirectoryRepository { stores.directory }
+    var ledger: any CampaignRepository { stores.campaigns }
 
     func audit(_ action: String, _ subject: String, _ detail: String) async throws {
-        try await SQLiteAuditLog(database: database, corpID: corpID).record(
+        try await stores.audit.record(
             AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: "api", action: action, subject: subject, detail: detail))
     }
 }
@@ -157,7 +156,7 @@ struct AdminAPI: Sendable {
                 var explanation: GradingExplanation?
                 if let grading = services.grading {
                     explanation = try await GradingExplanation.load(
-                        id, rules: grading, repository: SQLiteGradingRepository(database: services.database, corpID: services.corpID), now: Date())
+                        id, rules: grading, repository: services.stores.grading, now: Date())
                 }
                 return try APIResponse.json(ContactDetailDocument(contact: ContactDocument(contact), explanation: explanation))
             }
@@ -290,13 +289,13 @@ struct AdminAPI: Sendable {
         case (.get, "/api/v1/welcome"):
             return { request, _ in
                 let services = try need(services, noStore)
-                return try APIResponse.json(try await services.ledger.recentWelcomeAttempts(limit: try integer(request, "limit", default: 100)))
+                return try APIResponse.json(try await services.stores.welcomes.recentWelcomeAttempts(limit: try integer(request, "limit", default: 100)))
             }
         case (.get, "/api/v1/alerts"):
             return { request, _ in
                 let services = try need(services, noStore)
                 return try APIResponse.json(
-                    try await SQLiteAlertRepository(database: services.database, corpID: services.corpID).alerts(limit: try integer(request, "limit", default: 100)))
+                    try await services.stores.alerts.alerts(limit: try integer(request, "limit", default: 100)))
             }
         case (.get, "/api/v1/config/check"):
             return { _, _ in
@@ -307,7 +306,7 @@ struct AdminAPI: Sendable {
         case (.get, "/api/v1/config/history"):
             return { request, _ in
                 let services = try need(services, noStore)
-                let history = try await SQLiteConfigHistory(database: services.database, corpID: services.corpID)
+                let history = try await services.stores.configHistory
                     .history(limit: try integer(request, "limit", default: 100))
                 let formatter = ISO8601DateFormatter()
                 return try APIResponse.json(history.map {
@@ -331,8 +330,8 @@ struct AdminAPI: Sendable {
         case (.get, "/api/v1/config/plan"):
             return { _, _ in
                 let services = try need(services, noStore)
-                let applied = try await SQLiteConfigHistory(database: services.database, corpID: services.corpID).latest()
-                let plan = try await ConfigPlanner(settings: services.settings, database: services.database, templatesDirectory: services.templatesDirectory)
+                let applied = try await services.stores.configHistory.latest()
+                let plan = try await ConfigPlanner(settings: services.settings, stores: services.stores, templatesDirectory: services.templatesDirectory)
                     .plan(
                         candidate: ConfigSet.read(configDirectory: services.configDirectory, templatesDirectory: services.templatesDirectory),
                         running: applied.map { ConfigSet(files: $0.files) })
@@ -342,10 +341,10 @@ struct AdminAPI: Sendable {
             return { request, context in
                 let services = try need(services, noStore)
                 let reference = try parameter(context, "version")
-                let history = SQLiteConfigHistory(database: services.database, corpID: services.corpID)
+                let history = services.stores.configHistory
                 guard let target = try await history.find(reference) else { throw APIProblem(status: .notFound, message: "no applied config \(reference)") }
                 let set = ConfigSet(files: target.files)
-                let plan = try await ConfigPlanner(settings: services.settings, database: services.database, templatesDirectory: services.templatesDirectory)
+                let plan = try await ConfigPlanner(settings: services.settings, stores: services.stores, templatesDirectory: services.templatesDirectory)
                     .plan(candidate: set, running: try await history.latest().map { ConfigSet(files: $0.files) })
                 guard query(request, "apply") == "true" else { return try APIResponse.json(plan) }
                 let issues = try ConfigRollback.write(set, configDirectory: services.configDirectory, templatesDirectory: services.templatesDirectory)
@@ -353,7 +352,7 @@ struct AdminAPI: Sendable {
                     return try APIResponse.json(
                         ConfigCheckDocument(directory: services.configDirectory, ok: false, issues: issues.map(\.description)), status: .unprocessableContent)
                 }
-                try await ConfigHistoryRecorder(database: services.database, corpID: services.corpID).record(
+                try await ConfigHistoryRecorder(stores: services.stores).record(
                     set, action: "config.rollback", detail: "to \(target.id) (\(target.version))", actor: "api")
                 services.reload?.request()
                 return try APIResponse.json(plan, status: .accepted)

@@ -21,10 +21,13 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
 /// The pieces the server runs on, built once by the composition root.
 public struct AppDependencies: Sendable {
     public var settings: CohortSettings
+    /// Every store port, on SQLite or PostgreSQL.
+    public var stores: Stores
     public var inbox: any InboxRepository
     /// Where the webhook stores events: a group-committing sink over `inbox`.
     public var sink: any InboxSink
-    public var database: CohortDatabase?
+    /// The SQLite file, when the stores are one (checkpoints).
+    public var database: CohortDatabase? { stores.sqlite }
     public var handler: any InboxEventHandler
     public var now: @Sendable () -> Date
     /// Whether the inbox processor runs beside the webhook (benchmarks switch it off to
@@ -61,31 +64,29 @@ public struct AppDependencies: Sendable {
     public var scheduledSync: FullSync?
     /// Keeps scheduled jobs (sync, full re-grade, result polling) to one instance at a time:
     /// nothing to keep apart on SQLite, advisory locks on a shared PostgreSQL.
-    public var jobLock: any JobLock = LocalJobLock()
+    public var jobLock: any JobLock
 
     public init(
-        settings: CohortSettings, inbox: any InboxRepository, sink: any InboxSink, database: CohortDatabase? = nil,
-        handler: any InboxEventHandler = AcknowledgingHandler(), now: @escaping @Sendable () -> Date = { Date() }
+        settings: CohortSettings, stores: Stores, handler: any InboxEventHandler = AcknowledgingHandler(),
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.settings = settings
-        self.inbox = inbox
-        self.sink = sink
-        self.database = database
+        self.stores = stores
+        self.inbox = stores.inbox
+        self.sink = stores.sink
         self.handler = handler
         self.now = now
+        self.jobLock = stores.jobLock
     }
 
-    /// Opens the SQLite store named by the settings; events are applied to the contact
-    /// directory through the platform API (or wait, failing, until WECOM_SECRET is set).
+    /// The server over `stores`; events are applied to the contact directory through the
+    /// platform API (or wait, failing, until WECOM_SECRET is set).
     public static func live(
-        settings: CohortSettings, rules: GradingRules?, campaigns: CampaignRules? = nil, logger: Logger,
+        settings: CohortSettings, stores: Stores, rules: GradingRules?, campaigns: CampaignRules? = nil, logger: Logger,
         transport: (any PlatformTransport)? = nil
     ) throws -> AppDependencies {
-        let database = try CohortDatabase.open(settings.database)
-        let interactions = SQLiteInteractionRepository(database: database, corpID: settings.platform.corpID)
-        let grader = rules.map {
-            Grader(rules: $0, repository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID), logger: logger)
-        }
+        let interactions = stores.interactions
+        let grader = rules.map { Grader(rules: $0, repository: stores.grading, logger: logger) }
         var handler: any InboxEventHandler
         var tagWriter: TagWriter?
         var dispatcher: CampaignDispatcher?
@@ -94,37 +95,34 @@ public struct AppDependencies: Sendable {
         var platformClient: WeComClient?
         var scheduledSync: FullSync?
         do {
-            let client = try Platform.client(settings, transport: transport)
+            let client = try Platform.client(settings, stores: stores, transport: transport)
             platformClient = client
             if settings.sync.intervalHours != nil {
                 scheduledSync = FullSync(
-                    client: client, repository: Platform.directory(database, settings), configuredNames: settings.platform.staffNames,
+                    client: client, repository: stores.directory, configuredNames: settings.platform.staffNames,
                     concurrency: settings.sync.concurrency, logger: logger)
             }
-            handler = ContactEventHandler(client: client, repository: Platform.directory(database, settings), logger: logger)
+            handler = ContactEventHandler(client: client, repository: stores.directory, logger: logger)
             if let grader {
                 handler = RegradingHandler(inner: handler, grader: grader, interactions: interactions, logger: logger)
                 tagWriter = TagWriter(
-                    client: client, directory: Platform.directory(database, settings),
-                    ops: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
-                    staffGroups: grader.rules.staffGroups, logger: logger)
+                    client: client, directory: stores.directory, ops: stores.grading, staffGroups: grader.rules.staffGroups, logger: logger)
             }
             if let campaigns, let grading = rules {
-                let ledger = SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID)
+                let ledger = stores.campaigns
                 dispatcher = CampaignDispatcher(client: client, ledger: ledger, config: campaigns.config, logger: logger)
-                dispatcher?.alerts = SQLiteAlertRepository(database: database, corpID: settings.platform.corpID)
+                dispatcher?.alerts = stores.alerts
                 poller = CampaignResultPoller(client: client, ledger: ledger, settings: campaigns.config.dispatch, logger: logger)
                 let sender = WelcomeSender(
-                    client: client, directory: Platform.directory(database, settings), grading: grading, rules: campaigns,
-                    gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID), campaigns: ledger,
-                    welcomes: ledger, logger: logger)
-                lane = WelcomeLane(sender: sender, welcomes: ledger, logger: logger, parse: { try CallbackXML.parseMessage($0) })
+                    client: client, directory: stores.directory, grading: grading, rules: campaigns, gradingRepository: stores.grading,
+                    campaigns: ledger, welcomes: stores.welcomes, logger: logger)
+                lane = WelcomeLane(sender: sender, welcomes: stores.welcomes, logger: logger, parse: { try CallbackXML.parseMessage($0) })
             }
         } catch {
             logger.warning("callbacks are stored but not applied: \(error) (then `cohort inbox replay`)")
             handler = UnconfiguredHandler(reason: error.description)
         }
-        var dependencies = AppDependencies(sqlite: database, settings: settings, handler: handler)
+        var dependencies = AppDependencies(settings: settings, stores: stores, handler: handler)
         dependencies.grader = grader
         dependencies.interactions = interactions
         dependencies.tagWriter = tagWriter
@@ -133,39 +131,37 @@ public struct AppDependencies: Sendable {
         dependencies.welcomeLane = lane
         dependencies.campaignRules = campaigns
         dependencies.platformClient = platformClient
-        dependencies.alerts = SQLiteAlertRepository(database: database, corpID: settings.platform.corpID)
+        dependencies.alerts = stores.alerts
         dependencies.scheduledSync = scheduledSync
         return dependencies
     }
 
     /// Dependencies over one SQLite database (a file, or in memory for tests).
     public init(sqlite database: CohortDatabase, settings: CohortSettings, handler: any InboxEventHandler = AcknowledgingHandler()) {
-        self.init(
-            settings: settings, inbox: SQLiteInboxRepository(database: database), sink: SQLiteInboxCommitter(database: database),
-            database: database, handler: handler)
+        self.init(settings: settings, stores: Stores(sqlite: database, corpID: settings.platform.corpID), handler: handler)
     }
 }
 
 /// Builds the platform client and the directory repository from settings.
 public enum Platform {
-    /// The API client for the configured corp and secret, with the configured call limits.
-    public static func client(_ settings: CohortSettings, transport: (any PlatformTransport)? = nil) throws(StartupError) -> WeComClient {
+    /// The API client for the configured corp and secret, with the configured call limits;
+    /// with `stores` on PostgreSQL, the token and the quota are shared with every instance.
+    public static func client(_ settings: CohortSettings, stores: Stores? = nil, transport: (any PlatformTransport)? = nil)
+        throws(StartupError) -> WeComClient
+    {
         guard let secret = settings.secrets.wecomSecret else {
             throw StartupError("WECOM_SECRET is not set: the platform API needs the customer-contact app secret")
         }
         guard !settings.platform.corpID.isEmpty else { throw StartupError("WECOM_CORP_ID or platform.corp_id is not set") }
         guard let base = URL(string: settings.platform.apiBase) else { throw StartupError("platform.api_base is not a URL") }
-        let limiter = RateLimiter(windows: [
-            RateLimiter.Window(seconds: 60, limit: settings.platform.perMinuteLimit),
-            RateLimiter.Window(seconds: 3600, limit: settings.platform.perHourLimit),
-        ])
+        let limiter = RateLimiter(
+            windows: [
+                RateLimiter.Window(seconds: 60, limit: settings.platform.perMinuteLimit),
+                RateLimiter.Window(seconds: 3600, limit: settings.platform.perHourLimit),
+            ], shared: stores?.callBudget)
         return WeComClient(
             apiBase: base, corpID: settings.platform.corpID, secret: secret, transport: transport ?? URLSessionTransport(),
-            limiter: limiter)
-    }
-
-    public static func directory(_ database: CohortDatabase, _ settings: CohortSettings) -> SQLiteDirectoryRepository {
-        SQLiteDirectoryRepository(database: database, corpID: settings.platform.corpID)
+            limiter: limiter, sharedTokens: stores?.sharedTokens)
     }
 }
 
@@ -186,12 +182,13 @@ public struct UnconfiguredHandler: InboxEventHandler {
 }
 
 extension CohortDatabase {
-    /// Opens the SQLite file the settings name, with their durability.
+    /// Opens the SQLite file the settings name, with their durability, for what only SQLite
+    /// offers (an online backup). Commands that work on either backend use `Stores.with`.
     public static func open(_ settings: DatabaseSettings) throws -> CohortDatabase {
         if StoreLocation.isPostgresURL(settings.path) {
             // Said plainly rather than creating a SQLite file named like a URL.
             throw StartupError(
-                "COHORT_DATABASE names PostgreSQL, and this version keeps the inbox, the shared access token, the call quota and job locks there (CohortPostgres) but not yet contacts, grades and campaigns, so the commands run on a SQLite file: set COHORT_DATABASE to a path (docs/DEPLOYMENT.md)")
+                "COHORT_DATABASE names PostgreSQL, and this needs a SQLite file; on PostgreSQL use the database's own tools (pg_dump) (docs/DEPLOYMENT.md)")
         }
         return try CohortDatabase(path: settings.path, durability: settings.durability == .full ? .full : .normal)
     }
@@ -232,10 +229,8 @@ public enum CohortApplication {
             receiver: CallbackReceiver(crypto: crypto), sink: dependencies.sink, doorbell: doorbell,
             maxBodyBytes: settings.server.maxBodyBytes, now: dependencies.now, welcome: dependencies.welcomeLane
         ).register(on: router)
-        HealthController(database: dependencies.database).register(on: router)
-        MetricsController(
-            overview: dependencies.database.map { SQLiteOverviewReader(database: $0, corpID: settings.platform.corpID) }, now: dependencies.now
-        ).register(on: router)
+        HealthController(ping: dependencies.stores.ping).register(on: router)
+        MetricsController(overview: dependencies.stores.overview, now: dependencies.now).register(on: router)
         var interactionsController: InteractionsController?
         if let interactions = dependencies.interactions {
             let grading = dependencies.grader?.rules.grading ?? GradingConfig()
@@ -244,28 +239,22 @@ public enum CohortApplication {
                 parser: InteractionRowParser(knownKinds: Set(grading.kinds), timeZone: grading.timeZone, defaultSource: "api"),
                 grader: dependencies.grader, maxBodyBytes: max(settings.server.maxBodyBytes, 1 << 20), logger: logger)
         }
-        var admin: AdminServices?
-        if let database = dependencies.database {
-            let grading = dependencies.grader?.rules
-            var desk: CampaignDesk?
-            if let grading, let rules = dependencies.campaignRules {
-                desk = CampaignDesk(
-                    grading: grading, rules: rules, gradingRepository: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID),
-                    ledger: SQLiteCampaignRepository(database: database, corpID: settings.platform.corpID), logger: logger)
-                desk?.audit = SQLiteAuditLog(database: database, corpID: settings.platform.corpID)
-                desk?.actor = "api"
-            }
-            admin = AdminServices(
-                settings: settings, database: database, inbox: dependencies.inbox, grading: grading, desk: desk, client: dependencies.platformClient,
-                configDirectory: dependencies.configDirectory, reload: dependencies.reload)
-            admin?.templatesDirectory = dependencies.templatesDirectory
+        let grading = dependencies.grader?.rules
+        var desk: CampaignDesk?
+        if let grading, let rules = dependencies.campaignRules {
+            desk = CampaignDesk(
+                grading: grading, rules: rules, gradingRepository: dependencies.stores.grading, ledger: dependencies.stores.campaigns,
+                logger: logger)
+            desk?.audit = dependencies.stores.audit
+            desk?.actor = "api"
         }
+        var admin = AdminServices(
+            settings: settings, stores: dependencies.stores, grading: grading, desk: desk, client: dependencies.platformClient,
+            configDirectory: dependencies.configDirectory, reload: dependencies.reload)
+        admin.templatesDirectory = dependencies.templatesDirectory
         AdminAPI(services: admin, interactions: interactionsController, logger: logger)
             .register(on: router, adminToken: settings.secrets.adminToken, ingestToken: settings.secrets.ingestToken)
-        DashboardController(
-            overview: dependencies.database.map { SQLiteOverviewReader(database: $0, corpID: settings.platform.corpID) }, desk: admin?.desk,
-            now: dependencies.now
-        ).register(on: router)
+        DashboardController(overview: dependencies.stores.overview, desk: admin.desk, now: dependencies.now).register(on: router)
 
         var processor = InboxProcessor(
             repository: dependencies.inbox, handler: dependencies.handler, policy: settings.inbox.retryPolicy,
@@ -287,11 +276,11 @@ public enum CohortApplication {
         if let sync = dependencies.scheduledSync, let hours = settings.sync.intervalHours, dependencies.runsInboxProcessor {
             services.append(SyncScheduleService(sync: sync, interval: .seconds(hours * 3_600), jobLock: dependencies.jobLock, logger: logger))
         }
-        if let database = dependencies.database, settings.retention.isEnabled, dependencies.runsInboxProcessor {
+        if settings.retention.isEnabled, dependencies.runsInboxProcessor {
             services.append(
                 RetentionService(
-                    retention: SQLiteRetention(database: database, corpID: settings.platform.corpID), settings: settings.retention,
-                    audit: SQLiteAuditLog(database: database, corpID: settings.platform.corpID), now: dependencies.now, logger: logger))
+                    retention: dependencies.stores.retention, settings: settings.retention, audit: dependencies.stores.audit,
+                    now: dependencies.now, logger: logger))
         }
         if let alerts = dependencies.alerts, dependencies.runsInboxProcessor {
             services.append(
@@ -319,13 +308,13 @@ public enum CohortApplication {
 
 /// `/healthz` (the process answers) and `/readyz` (the database answers).
 struct HealthController: Sendable {
-    let database: CohortDatabase?
+    let ping: @Sendable () async throws -> Void
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             do {
-                try await database?.ping()
+                try await ping()
                 return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ready\n")))
             } catch {
                 return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "database unavailable\n")))

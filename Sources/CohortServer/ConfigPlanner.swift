@@ -25,13 +25,13 @@ public struct ConfigPlan: Encodable, Sendable {
 /// Plans a config set against another by loading each from a scratch directory.
 public struct ConfigPlanner: Sendable {
     public let settings: CohortSettings
-    public let database: CohortDatabase
+    public let stores: Stores
     /// Templates for sets recorded before templates were recorded.
     public let templatesDirectory: String
 
-    public init(settings: CohortSettings, database: CohortDatabase, templatesDirectory: String) {
+    public init(settings: CohortSettings, stores: Stores, templatesDirectory: String) {
         self.settings = settings
-        self.database = database
+        self.stores = stores
         self.templatesDirectory = templatesDirectory
     }
 
@@ -55,9 +55,8 @@ public struct ConfigPlanner: Sendable {
         let before = try running.map { try materialize($0, "running") }
         var plan = ConfigPlan(
             candidate: candidate.version, running: running?.version, files: candidate.changes(from: running), segments: [], campaign_audiences: [])
-        let corpID = settings.platform.corpID
-        let repository = SQLiteGradingRepository(database: database, corpID: corpID)
-        let ledger = SQLiteCampaignRepository(database: database, corpID: corpID)
+        let repository = stores.grading
+        let ledger = stores.campaigns
         var nextGrading: GradingRules?
         do {
             let rules = try GradingLoader(directory: next.config).load()
@@ -99,22 +98,20 @@ public struct ConfigPlanner: Sendable {
 /// Records a config set as applied (when it differs from the last record) with an audit entry
 /// naming what changed.
 public struct ConfigHistoryRecorder: Sendable {
-    public let database: CohortDatabase
-    public let corpID: String
+    public let stores: Stores
 
-    public init(database: CohortDatabase, corpID: String) {
-        self.database = database
-        self.corpID = corpID
+    public init(stores: Stores) {
+        self.stores = stores
     }
 
     @discardableResult
     public func record(_ set: ConfigSet, action: String, detail: String = "", actor: String) async throws -> Bool {
-        let history = SQLiteConfigHistory(database: database, corpID: corpID)
+        let history = stores.configHistory
         let previous = try await history.latest().map { ConfigSet(files: $0.files) }
         let isNew = try await history.record(version: set.version, files: set.files, at: Int64(Date().timeIntervalSince1970))
         if isNew {
             let summary = ([detail] + [set.changes(from: previous).joined(separator: ", ")]).filter { !$0.isEmpty }.joined(separator: "; ")
-            try await SQLiteAuditLog(database: database, corpID: corpID).record(
+            try await stores.audit.record(
                 AuditEntry(at: Int64(Date().timeIntervalSince1970), actor: actor, action: action, subject: set.version, detail: summary))
         }
         return isNew

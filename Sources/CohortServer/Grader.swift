@@ -183,12 +183,10 @@ public struct Grader: Sendable {
 
 /// Builds the platform tag writer from settings.
 public enum TagWriterFactory {
-    public static func make(settings: CohortSettings, database: CohortDatabase, rules: GradingRules, transport: (any PlatformTransport)? = nil)
+    public static func make(settings: CohortSettings, stores: Stores, rules: GradingRules, transport: (any PlatformTransport)? = nil)
         throws(StartupError) -> TagWriter
     {
-        let client = try Platform.client(settings, transport: transport)
-        return TagWriter(
-            client: client, directory: Platform.directory(database, settings),
-            ops: SQLiteGradingRepository(database: database, corpID: settings.platform.corpID), staffGroups: rules.staffGroups)
+        let client = try Platform.client(settings, stores: stores, transport: transport)
+        return TagWriter(client: client, directory: stores.directory, ops: stores.grading, staffGroups: rules.staffGroups)
     }
 }

@@ -1,5 +1,6 @@
 import CohortConfig
 import CohortCore
+import CohortPostgres
 import CohortServer
 import CohortStore
 import CohortTesting
@@ -98,29 +99,52 @@ struct InteractionsAPITests {
         }
     }
 
-    @Test func theLiveWiringStoresABatchAndGradesTheContactsItNames() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-live-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+    @Test(arguments: StoreBackend.available)
+    func theLiveWiringStoresABatchAndGradesTheContactsItNames(_ backend: StoreBackend) async throws {
         var settings = CallbackEndpointTests.settings()
         settings.secrets.adminToken = "s3cret-admin"
         settings.secrets.wecomSecret = "sim-secret"
-        settings.database.path = path
-        let rules = try GradingEndToEndTests.rules()
-        let dependencies = try AppDependencies.live(settings: settings, rules: rules, logger: Logger(label: "test"))
-        #expect(dependencies.grader != nil)
-        #expect(dependencies.tagWriter != nil)
-        let database = try #require(dependencies.database)
-        _ = try await SQLiteDirectoryRepository(database: database, corpID: settings.platform.corpID).upsert(
-            Contact(externalUserID: "wmA"), relations: [Relation(externalUserID: "wmA", userID: "zhangsan")], at: Date())
-        var app = dependencies
-        app.runsInboxProcessor = false
-        let application = try CohortApplication.build(app, logger: Logger(label: "test"))
-        try await application.test(.router) { client in
-            let (status, _) = try await post(client, Self.batch)
-            #expect(status == .ok)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cohort-live-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let schema = "test_live_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        switch backend {
+        case .sqlite: settings.database.path = path
+        // COHORT_DATABASE as an operator sets it: the composition opens, migrates and runs the pool.
+        case .postgres: settings.database.path = (StoreBackend.postgresURL ?? "") + "?schema=" + schema
         }
-        let grade = try await SQLiteGradingRepository(database: database, corpID: settings.platform.corpID).grade(of: "wmA")
-        #expect(grade?.frequency == 1)
-        #expect(grade?.lifecycle == .customer)
+        let url = settings.database.path
+        @Sendable func dropSchema() async {
+            guard backend == .postgres, let store = try? PostgresStore(url: url, logger: Logger(label: "test")) else { return }
+            _ = try? await store.withRunning { try await $0.dropSchema() }
+        }
+        let rules = try GradingEndToEndTests.rules()
+        do {
+            try await liveWiring(settings: settings, rules: rules, backend: backend)
+        } catch {
+            await dropSchema()
+            throw error
+        }
+        await dropSchema()
+    }
+
+    func liveWiring(settings: CohortSettings, rules: GradingRules, backend: StoreBackend) async throws {
+        try await Stores.with(settings, logger: Logger(label: "test")) { stores in
+            #expect(stores.backend == backend.rawValue)
+            let dependencies = try AppDependencies.live(settings: settings, stores: stores, rules: rules, logger: Logger(label: "test"))
+            #expect(dependencies.grader != nil)
+            #expect(dependencies.tagWriter != nil)
+            _ = try await stores.directory.upsert(
+                Contact(externalUserID: "wmA"), relations: [Relation(externalUserID: "wmA", userID: "zhangsan")], at: Date())
+            var app = dependencies
+            app.runsInboxProcessor = false
+            let application = try CohortApplication.build(app, logger: Logger(label: "test"))
+            try await application.test(.router) { client in
+                let (status, _) = try await post(client, Self.batch)
+                #expect(status == .ok)
+            }
+            let grade = try await stores.grading.grade(of: "wmA")
+            #expect(grade?.frequency == 1)
+            #expect(grade?.lifecycle == .customer)
+        }
     }
 }
