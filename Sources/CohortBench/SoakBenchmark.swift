@@ -18,7 +18,12 @@ struct SoakBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak", abstract: "Callbacks at a steady rate with bursts against a running server, memory over time.")
 
-    @Option(help: "Base URL of the running cohort serve.") var url = "http://127.0.0.1:8080"
+    @Option(help: "Base URL of the running cohort serve; several, comma-separated, for instances behind a load balancer (events go round-robin).")
+    var url = "http://127.0.0.1:8080"
+    @Option(help: "Deliver every Nth event a second time, to another instance, as the platform retries (0: never).")
+    var repeatEvery = 0
+    @Option(help: "Times a delivery that failed (an instance down) is tried again on the next instance, as a load balancer does.")
+    var retries = 0
     @Option(help: "Process id of the server, for its resident memory.") var serverPid: Int32?
     @Option(help: "How long to run, in seconds.") var seconds = 1800
     @Option(help: "Steady callbacks per second.") var rate = 100
@@ -52,13 +57,15 @@ struct SoakBenchmark: AsyncParsableCommand {
         configuration.httpMaximumConnectionsPerHost = concurrency
         configuration.timeoutIntervalForRequest = 10
         let session = URLSession(configuration: configuration)
-        let endpoint = url + "/wecom/callback"
+        let endpoints = url.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) + "/wecom/callback" }
         let stats = SoakStats()
         let clock = ContinuousClock()
         let start = clock.now
         let total = Duration.seconds(seconds)
         progress("soak: \(rate)/s, bursts of \(burstSize) every \(burstEvery) s, \(seconds) s, \(pairs.count) relations")
 
+        let retries = self.retries
+        let repeatEvery = self.repeatEvery
         @Sendable func send(_ index: Int) async {
             let (staff, contact) = pairs[index % pairs.count]
             let now = Int(Date().timeIntervalSince1970)
@@ -71,19 +78,32 @@ struct SoakBenchmark: AsyncParsableCommand {
             let encrypt = crypto.encrypt(CallbackXML.render(fields))
             let nonce = String(index)
             let signature = crypto.signature(timestamp: String(now), nonce: nonce, encrypt: encrypt)
-            var request = URLRequest(url: URL(string: "\(endpoint)?msg_signature=\(signature)&timestamp=\(now)&nonce=\(nonce)")!)
-            request.httpMethod = "POST"
-            request.setValue("text/xml", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(CallbackXML.envelope(toUserName: corp, agentID: "1000002", encrypt: encrypt).utf8)
+            let body = Data(CallbackXML.envelope(toUserName: corp, agentID: "1000002", encrypt: encrypt).utf8)
+            func deliver(to instance: Int) async -> Bool {
+                let endpoint = endpoints[instance % endpoints.count]
+                var request = URLRequest(url: URL(string: "\(endpoint)?msg_signature=\(signature)&timestamp=\(now)&nonce=\(nonce)")!)
+                request.httpMethod = "POST"
+                request.setValue("text/xml", forHTTPHeaderField: "Content-Type")
+                request.httpBody = body
+                do {
+                    let (_, response) = try await session.data(for: request)
+                    return ((response as? HTTPURLResponse)?.statusCode ?? 0) / 100 == 2
+                } catch {
+                    return false
+                }
+            }
             let sent = clock.now
-            let ok: Bool
-            do {
-                let (_, response) = try await session.data(for: request)
-                ok = ((response as? HTTPURLResponse)?.statusCode ?? 0) / 100 == 2
-            } catch {
-                ok = false
+            var ok = await deliver(to: index)
+            var attempt = 0
+            while !ok && attempt < retries {
+                attempt += 1
+                stats.noteRetry()
+                try? await Task.sleep(for: .milliseconds(100))
+                ok = await deliver(to: index + attempt)
             }
             stats.record(latency: clock.now - sent, ok: ok)
+            // The same bytes again, elsewhere: a retried delivery must be stored once.
+            if ok, repeatEvery > 0, index % repeatEvery == 0, await deliver(to: index + 1) { stats.noteRepeat() }
         }
 
         await withTaskGroup(of: Void.self) { group in
@@ -130,6 +150,9 @@ struct SoakBenchmark: AsyncParsableCommand {
         summary["burst_size"] = burstSize
         summary["server_rss_mib_max"] = stats.maxResident
         summary["generator_max_behind"] = stats.maxBehind
+        summary["instances"] = endpoints.count
+        summary["retried_deliveries"] = stats.retried
+        summary["repeated_deliveries"] = stats.repeated
         summary["loadgen_peak_rss_mib"] = (peakResidentMiB() * 10).rounded() / 10
         print(jsonLine(summary))
     }
@@ -184,6 +207,8 @@ final class SoakStats: Sendable {
         var all = Window()
         var maxResident = 0.0
         var maxBehind = 0
+        var retried = 0
+        var repeated = 0
     }
 
     private let state = Mutex(State())
@@ -213,6 +238,14 @@ final class SoakStats: Sendable {
     func noteResident(_ mib: Double) { state.withLock { $0.maxResident = max($0.maxResident, mib) } }
 
     func noteBehind(_ count: Int) { state.withLock { $0.maxBehind = max($0.maxBehind, count) } }
+
+    func noteRetry() { state.withLock { $0.retried += 1 } }
+
+    func noteRepeat() { state.withLock { $0.repeated += 1 } }
+
+    /// Deliveries tried again after a failure, and events delivered a second time on purpose.
+    var retried: Int { state.withLock { $0.retried } }
+    var repeated: Int { state.withLock { $0.repeated } }
 
     var maxResident: Double { state.withLock { $0.maxResident } }
 

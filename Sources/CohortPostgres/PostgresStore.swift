@@ -50,11 +50,16 @@ public final class PostgresStore: Service, Sendable {
     /// Runs the pool for the duration of `body`: for commands and tests outside a ServiceGroup.
     public func withRunning<T: Sendable>(_ body: (PostgresStore) async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
+            // The body starts once the pool's task does: a query issued before `run()` is
+            // entered waits anyway, but postgres-nio warns about it.
+            let (started, signal) = AsyncStream<Void>.makeStream()
             group.addTask {
+                signal.finish()
                 await self.client.run()
                 return nil
             }
             defer { group.cancelAll() }
+            for await _ in started {}
             return try await body(self)
         }
     }

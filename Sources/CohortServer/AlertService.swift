@@ -14,6 +14,8 @@ public struct AlertService: Service {
     public let transport: any PlatformTransport
     public var interval: Duration = .seconds(10)
     public var now: @Sendable () -> Date = { Date() }
+    /// One instance at a time delivers, so an alert reaches people once (a no-op lock on SQLite).
+    public var jobLock: any JobLock = LocalJobLock()
     public let logger: Logger
 
     public init(alerts: any AlertRepository, settings: AlertSettings, client: WeComClient?, transport: any PlatformTransport, logger: Logger) {
@@ -35,7 +37,7 @@ public struct AlertService: Service {
                     at: Int64(problem.at.timeIntervalSince1970))
             }
             do {
-                try await deliverPending()
+                _ = try await jobLock.withLock("alerts.deliver") { try await deliverPending() }
             } catch {
                 logger.warning("alert delivery pass failed", metadata: ["error": "\(error)"])
             }

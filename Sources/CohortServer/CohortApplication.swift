@@ -283,8 +283,10 @@ public enum CohortApplication {
                     now: dependencies.now, logger: logger))
         }
         if let alerts = dependencies.alerts, dependencies.runsInboxProcessor {
-            services.append(
-                AlertService(alerts: alerts, settings: settings.alerts, client: dependencies.platformClient, transport: URLSessionTransport(), logger: logger))
+            var service = AlertService(
+                alerts: alerts, settings: settings.alerts, client: dependencies.platformClient, transport: URLSessionTransport(), logger: logger)
+            service.jobLock = dependencies.jobLock
+            services.append(service)
         }
         if let dispatcher = dependencies.campaignDispatcher {
             services.append(CampaignDispatchService(dispatcher: dispatcher, interval: dependencies.dispatchInterval, logger: logger))
