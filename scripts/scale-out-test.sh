@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Three `cohort serve` instances on one PostgreSQL, with callbacks spread across them and a
-# campaign dispatching, while one instance is killed -9 and restarted. Afterwards, against the
+# campaign dispatching, while each instance in turn is killed -9 and restarted. Afterwards, against the
 # database and the simulator's own records:
 #   - every callback acknowledged is stored once (retried and repeated deliveries included,
 #     whichever instance they reached) and handled;
-#   - every campaign recipient is on the platform exactly once;
+#   - every campaign recipient is on the platform exactly once (each instance is killed once);
 #   - the end state equals a single-instance run: the recipients and senders on the platform
 #     are those a single SQLite instance plans from the same corp.
 #
@@ -90,14 +90,17 @@ URLS="http://127.0.0.1:${PORTS[0]},http://127.0.0.1:${PORTS[1]},http://127.0.0.1
   --interval 10 --repeat-every 10 --retries 3 --relations relations.tsv > soak.jsonl 2> soak.err &
 LOAD=$!
 
-# Mid-load and mid-dispatch: one instance dies without warning, then comes back.
-sleep $(( LOAD_SECONDS / 3 ))
-sent_before=$(psql_schema "SELECT count(*) FROM campaign_tasks WHERE state = 'created'")
-kill -9 "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
-echo "scale-out: killed instance 1 (-9) with $sent_before tasks created"
-sleep 5
-start_instance 1
-echo "scale-out: instance 1 restarted"
+# Mid-load and mid-dispatch: each instance in turn dies without warning, then comes back.
+for n in 0 1 2; do
+  sleep $(( LOAD_SECONDS / 4 ))
+  created=$(psql_schema "SELECT count(*) FROM campaign_tasks WHERE state = 'created'")
+  calling=$(psql_schema "SELECT count(*) FROM campaign_tasks WHERE state = 'calling'")
+  kill -9 "${PIDS[$n]}"; wait "${PIDS[$n]}" 2>/dev/null || true
+  echo "scale-out: killed instance $n (-9) with $created tasks created, $calling calls in flight"
+  sleep 3
+  start_instance "$n"
+  echo "scale-out: instance $n restarted"
+done
 wait "$LOAD" || fail "the load generator failed: $(tail -3 soak.err)"
 LOAD=""
 
