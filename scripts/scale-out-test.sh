@@ -120,6 +120,7 @@ for n in 0 1 2; do wait "${PIDS[$n]}" 2>/dev/null || true; PIDS[$n]=""; done
 curl -sf "http://127.0.0.1:$SIM_PORT/sim/inspect" > inspect.json
 psql_schema "SELECT count(*), coalesce(sum(duplicates), 0), count(*) FILTER (WHERE status = 'processed'), count(*) FILTER (WHERE status NOT IN ('processed')) FROM inbox WHERE change_type = 'edit_external_contact'" > inbox.txt
 psql_schema "SELECT count(*) FROM (SELECT dedup_key FROM inbox GROUP BY corp_id, create_time, dedup_key HAVING count(*) > 1) d" > inbox-twice.txt
+psql_schema "SELECT created_at FROM campaign_tasks WHERE created_at IS NOT NULL ORDER BY created_at" > created.txt
 
 # The same corp planned by one instance on SQLite: what a single-instance run sends.
 COHORT_DATABASE="$WORK/single.sqlite" "$BIN/cohort" sync > /dev/null
@@ -158,13 +159,22 @@ if on_platform != planned:
     extra = set(on_platform) - set(planned)
     moved = [r for r in set(planned) & set(on_platform) if planned[r] != on_platform[r]]
     problems.append(f"the platform differs from a single-instance plan: {len(missing)} missing, {len(extra)} extra, {len(moved)} from another sender")
+# The quota is shared: all instances together made at most 600 add_msg_template calls in any
+# minute (a task's created_at is its call's second, give or take the answer's latency).
+created = [int(l) for l in open("created.txt").read().split()]
+busiest, start = 0, 0
+for end in range(len(created)):
+    while created[end] - created[start] >= 60: start += 1
+    busiest = max(busiest, end - start + 1)
+if busiest > 600 + 10:
+    problems.append(f"{busiest} add_msg_template calls in one minute across the instances, over the shared 600")
 if report["tasksCreated"] != len(inspect["tasks"]):
     problems.append(f"ledger has {report['tasksCreated']} tasks, the platform {len(inspect['tasks'])}")
 print(f"scale-out: {soak['sent']} events over {soak['instances']} instances, {soak['ok']} acknowledged "
       f"({soak['retried_deliveries']} deliveries retried on another instance, {soak['repeated_deliveries']} repeated), "
       f"{stored} stored, {duplicates} duplicates absorbed, {processed} processed; p50 {soak['p50_ms']} ms, p99 {soak['p99_ms']} ms")
 print(f"scale-out: campaign {report['planned']} planned, {len(on_platform)} recipients on the platform in {len(inspect['tasks'])} tasks, "
-      f"{len(twice)} twice; single-instance plan {len(planned)} recipients")
+      f"{len(twice)} twice; single-instance plan {len(planned)} recipients; at most {busiest} calls in any minute (shared quota 600)")
 if problems:
     print("FAIL: " + "; ".join(problems)); raise SystemExit(1)
 print("OK: every acknowledged event stored once and handled; every recipient sent exactly once; the end state equals a single-instance run")
