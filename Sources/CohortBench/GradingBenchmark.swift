@@ -133,6 +133,11 @@ struct GradingBenchmark: AsyncParsableCommand {
     @Option(help: "Config directory with grading.yaml and tags.yaml.") var config = "Config"
     @Option(help: "Incremental re-grades to time.") var incremental = 500
     @Option(help: "Keep the seeded database here (reused when it exists).") var database: String?
+    @Flag(help: "Print resident and peak memory at each phase of a full run to standard error.") var memoryTrace = false
+
+    @Sendable static func traceMemory(phase: String, done: Int, total: Int) {
+        progress("\(phase) \(done)/\(total): resident \(Int(residentMiB())) MiB, peak \(Int(peakResidentMiB())) MiB")
+    }
 
     func run() async throws {
         let rules = try GradingLoader(directory: config).load()
@@ -163,7 +168,7 @@ struct GradingBenchmark: AsyncParsableCommand {
             }
             progress("grade \(run)")
             let started = ContinuousClock.now
-            let report = try await grader.apply()
+            let report = try await grader.apply(progress: memoryTrace ? Self.traceMemory : nil)
             let wall = (ContinuousClock.now - started).inSeconds
             print(
                 jsonLine([

@@ -594,9 +594,7 @@ public struct PostgresCampaignRepository: CampaignRepository {
     }
 
     private func count(_ query: PostgresQuery) async throws -> Int {
-        var rows = 0
-        for try await _ in try await store.client.query(query, logger: logger) { rows += 1 }
-        return rows
+        try await store.client.affectedRows(query, logger: logger)
     }
 }
 
@@ -623,10 +621,10 @@ public struct PostgresInstancePresence: Sendable {
             try await connection.query("SELECT pg_advisory_lock(hashtext(\(name)))", logger: logger)
             do {
                 let result = try await body()
-                if !connection.isClosed { _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger) }
+                try? await connection.releaseAdvisoryLock(name, logger: logger)
                 return result
             } catch {
-                if !connection.isClosed { _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger) }
+                try? await connection.releaseAdvisoryLock(name, logger: logger)
                 throw error
             }
         }

@@ -381,9 +381,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
 
     /// How many rows a statement ending in `RETURNING 1` touched.
     private func count(_ query: PostgresQuery, _ connection: PostgresConnection) async throws -> Int {
-        var rows = 0
-        for try await _ in try await connection.query(query, logger: logger) { rows += 1 }
-        return rows
+        try await connection.affectedRows(query, logger: logger)
     }
 
     private func upsertStaff(_ member: StaffMember, _ connection: PostgresConnection, now: Int64) async throws -> Int {

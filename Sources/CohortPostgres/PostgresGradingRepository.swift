@@ -46,7 +46,7 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
     private func directory(_ connection: PostgresConnection, asOf: Int64, corpID: String, filter: [String]?) async throws
         -> GradingPopulationBuilder
     {
-        var builder = GradingPopulationBuilder(asOf: asOf)
+        var builder = GradingPopulationBuilder(asOf: asOf, keepsAssignmentDetails: filter != nil)
         // One statement text per table; a full run binds NULL for the contact filter.
         let only = "AND ($2::text[] IS NULL OR external_userid = ANY($2))"
         func binds() -> PostgresBindings {
@@ -397,16 +397,12 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
             totals.queued += ops.count
         }
         for batch in stale.chunked(batchSize) {
-            var dropped = 0
-            for try await _ in try await store.client.query(
+            let dropped = try await store.client.affectedRows(
                 """
                 DELETE FROM platform_ops WHERE corp_id = \(corpID) AND kind = 'mark_tag' AND status = 'pending'
                     AND target = ANY(\(batch.map(\.target)))
                 RETURNING 1
                 """, logger: logger)
-            {
-                dropped += 1
-            }
             totals.dropped += dropped
         }
         return totals

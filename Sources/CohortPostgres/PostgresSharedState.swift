@@ -107,15 +107,10 @@ public struct PostgresJobLock: JobLock {
             do {
                 try await body()
             } catch {
-                if !connection.isClosed {
-                    _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger)
-                }
+                try? await connection.releaseAdvisoryLock(name, logger: logger)
                 throw error
             }
-            // A session the server lost took the lock with it; a query on its closed connection
-            // would wait forever (postgres-nio), so there is nothing to unlock.
-            guard !connection.isClosed else { return true }
-            try await connection.query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger)
+            try await connection.releaseAdvisoryLock(name, logger: logger)
             return true
         }
     }

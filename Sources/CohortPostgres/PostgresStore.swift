@@ -161,3 +161,32 @@ public struct StoreFailure: Error, CustomStringConvertible, Sendable {
         self.description = description
     }
 }
+
+extension PostgresConnection {
+    /// How many rows a statement ending in `RETURNING 1` touched: postgres-nio reports no
+    /// affected-row count, so the returned rows are the count.
+    func affectedRows(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        try await countRows(self.query(query, logger: logger))
+    }
+
+    /// Releases a session advisory lock taken on this connection. A session the server lost took
+    /// the lock with it, and a query on its closed connection would wait forever (postgres-nio),
+    /// so a closed connection has nothing to release.
+    func releaseAdvisoryLock(_ name: String, logger: Logger) async throws {
+        guard !isClosed else { return }
+        try await query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger)
+    }
+}
+
+extension PostgresClient {
+    /// How many rows a statement ending in `RETURNING 1` touched, on any pooled connection.
+    func affectedRows(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        try await countRows(self.query(query, logger: logger))
+    }
+}
+
+private func countRows(_ rows: PostgresRowSequence) async throws -> Int {
+    var count = 0
+    for try await _ in rows { count += 1 }
+    return count
+}

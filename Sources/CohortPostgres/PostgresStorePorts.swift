@@ -178,9 +178,7 @@ public struct PostgresRetention: RetentionStore {
         return try await store.transaction { connection in
             var report = RetentionReport()
             func count(_ query: PostgresQuery) async throws -> Int {
-                var rows = 0
-                for try await _ in try await connection.query(query, logger: logger) { rows += 1 }
-                return rows
+                try await connection.affectedRows(query, logger: logger)
             }
             if let endedBefore {
                 let cutoff = StoreTime.millis(endedBefore)

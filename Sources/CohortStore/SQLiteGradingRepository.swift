@@ -75,7 +75,7 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
     /// Contacts, stored grades, live relations with their tags and assignments, the catalogue
     /// and queued writes. Every list is read in primary-key order and merged, no hashing.
     static func directory(_ db: Database, asOf: Int64, corpID: String, filter: [String]?) throws -> GradingPopulationBuilder {
-        var builder = GradingPopulationBuilder(asOf: asOf)
+        var builder = GradingPopulationBuilder(asOf: asOf, keepsAssignmentDetails: filter != nil)
         let only = filter.map { ids in " AND external_userid IN (\(ids.map { _ in "?" }.joined(separator: ",")))" } ?? ""
         let onlyArguments = StatementArguments(filter ?? [])
         let contactRows = try Row.fetchCursor(

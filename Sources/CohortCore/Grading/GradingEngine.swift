@@ -189,7 +189,8 @@ public enum GradingEngine {
             var plan: RelationTagPlan?
             desired.removeAll(keepingCapacity: true)
             current.removeAll(keepingCapacity: true)
-            for id in relation.tagIDs {
+            let assignments = population.assignments(of: index)
+            for id in population.tagIDs(of: index) {
                 if let rule = ruleTagIDs[id] { current.append(rule) }
             }
             func change(_ body: (inout RelationTagPlan) -> Void) {
@@ -203,7 +204,7 @@ public enum GradingEngine {
                 var won = false
                 for tagRule in group.rules {
                     let holds = !won && tagRule.rule.evaluate(facts)
-                    let existing = relation.assignments.isEmpty ? nil : relation.assignments.first { $0.tag == tagRule.id }
+                    let existing = assignments.isEmpty ? nil : assignments.first { $0.tag == tagRule.id }
                     guard holds else {
                         if existing != nil { change { $0.clear.append(tagRule.id) } }
                         continue
@@ -234,13 +235,13 @@ public enum GradingEngine {
                 for tag in desired where !current.contains(tag) {
                     change { $0.add.append(tag) }
                     // A tag Cohort had put there and nobody queued since: staff took it off.
-                    if !pending, relation.assignments.contains(where: { $0.tag == tag && $0.status == .active }) {
+                    if !pending, assignments.contains(where: { $0.tag == tag && $0.status == .active }) {
                         change { $0.drift.append(tag) }
                     }
                 }
                 for tag in current where !desired.contains(tag) {
                     change { $0.remove.append(tag) }
-                    if !pending, !relation.assignments.contains(where: { $0.tag == tag }) { change { $0.drift.append(tag) } }
+                    if !pending, !assignments.contains(where: { $0.tag == tag }) { change { $0.drift.append(tag) } }
                 }
             }
             if let plan, !plan.isEmpty { plans.append(plan) }

@@ -138,11 +138,11 @@ public struct GradingExplanation: Sendable, Codable {
                 for group in rules.ruleGroups {
                     for rule in group.rules {
                         let explanation = rule.rule.explain(facts)
-                        let onPlatform = RelationFacts.relation(relation, state: state, has: rule.spec.name, group: group.spec.name)
+                        let onPlatform = RelationFacts.relation(index, state: state, has: rule.spec.name, group: group.spec.name)
                         lines.append(
                             TagLine(
                                 tag: rule.id, rule: rule.rule.source, holds: explanation.result, conditions: explanation.conditions,
-                                onPlatform: onPlatform, assignment: relation.assignments.first { $0.tag == rule.id }))
+                                onPlatform: onPlatform, assignment: population.assignment(rule.id, of: index)))
                     }
                 }
                 relations.append(RelationLine(staff: relation.userID, tags: lines))

@@ -108,7 +108,7 @@ struct ContactFacts: RuleFacts {
     /// Lifecycle rules see the tags of any of the contact's relations.
     func hasTag(_ name: String, group: String?) -> Bool {
         for index in state.relationStart[contact]..<state.relationStart[contact + 1] {
-            if RelationFacts.relation(state.population.relations[index], state: state, has: name, group: group) { return true }
+            if RelationFacts.relation(index, state: state, has: name, group: group) { return true }
         }
         return false
     }
@@ -140,11 +140,11 @@ struct RelationFacts: RuleFacts {
     }
 
     func hasTag(_ name: String, group: String?) -> Bool {
-        Self.relation(state.population.relations[relation], state: state, has: name, group: group)
+        Self.relation(relation, state: state, has: name, group: group)
     }
 
-    static func relation(_ relation: borrowing GradingRelation, state: GradingRunState, has name: String, group: String?) -> Bool {
-        for id in relation.tagIDs {
+    static func relation(_ relation: Int, state: GradingRunState, has name: String, group: String?) -> Bool {
+        for id in state.population.tagIDs(of: relation) {
             guard let tag = state.tagNames[id], tag.name == name else { continue }
             if group == nil || tag.group == group { return true }
         }

@@ -102,7 +102,9 @@ public struct GradingContact: Sendable {
     }
 }
 
-/// A live relation as grading sees it.
+/// A live relation as grading sees it. Its platform tags and Cohort's assignments live in the
+/// population's flat arrays (`GradingPopulation.tagIDs(of:)`, `assignments(of:)`): a million
+/// relations with two small arrays each cost two heap blocks apiece, the flat arrays two in all.
 public struct GradingRelation: Sendable {
     /// Index into the population's contacts.
     public var contact: Int
@@ -110,22 +112,32 @@ public struct GradingRelation: Sendable {
     public var addWay: Int?
     public var state: String?
     public var createTime: Int64?
-    /// Tag ids on the relation as the platform has them now.
-    public var tagIDs: [String]
-    /// Cohort's rule assignments on the relation.
-    public var assignments: [TagAssignment]
+    /// This relation's span of `GradingPopulation.relationTagIDs`.
+    var tags: Range<Int32> = 0..<0
+    /// This relation's span of `GradingPopulation.relationAssignments`.
+    var assigned: Range<Int32> = 0..<0
 
-    public init(
-        contact: Int, userID: String, addWay: Int? = nil, state: String? = nil, createTime: Int64? = nil,
-        tagIDs: [String] = [], assignments: [TagAssignment] = []
-    ) {
+    public init(contact: Int, userID: String, addWay: Int? = nil, state: String? = nil, createTime: Int64? = nil) {
         self.contact = contact
         self.userID = userID
         self.addWay = addWay
         self.state = state
         self.createTime = createTime
-        self.tagIDs = tagIDs
-        self.assignments = assignments
+    }
+}
+
+/// What a run decides from about a stored assignment: its tag, status and expiry (a third of a
+/// `TagAssignment`'s size, for the millions a full run reads).
+public struct AssignmentState: Sendable, Hashable {
+    /// `group/name`.
+    public var tag: String
+    public var expiresAt: Int64?
+    public var status: TagAssignment.Status
+
+    public init(_ assignment: TagAssignment) {
+        tag = assignment.tag
+        expiresAt = assignment.expiresAt
+        status = assignment.status
     }
 }
 
@@ -133,24 +145,82 @@ public struct GradingRelation: Sendable {
 public struct GradingPopulation: Sendable {
     public var asOf: Int64
     public var contacts: [GradingContact]
-    /// Live relations, grouped by contact.
-    public var relations: [GradingRelation]
+    /// Live relations, grouped by contact (append with `appendRelation`).
+    public private(set) var relations: [GradingRelation] = []
+    /// Every relation's platform tag ids, relation after relation.
+    public private(set) var relationTagIDs: [String] = []
+    /// Every relation's assignments, relation after relation.
+    public private(set) var relationAssignments: [AssignmentState] = []
+    /// The whole stored assignments (with their facts), parallel to `relationAssignments`, when
+    /// the loader kept them (`explain` shows them; a full run decides without).
+    public private(set) var assignmentDetails: [TagAssignment] = []
     /// `contacts.count` rows of `plan.columns.count` aggregate values, row-major.
     public var columns: [Int64]
     public var catalogue: [TagGroup]
     /// Relations with a platform write still queued: a missing tag there is not drift.
     public var pendingRelations: Set<RelationKey>
+    private var lastTagged = 0
+    private var lastAssigned = 0
 
     public init(
-        asOf: Int64, contacts: [GradingContact] = [], relations: [GradingRelation] = [], columns: [Int64] = [],
-        catalogue: [TagGroup] = [], pendingRelations: Set<RelationKey> = []
+        asOf: Int64, contacts: [GradingContact] = [], columns: [Int64] = [], catalogue: [TagGroup] = [],
+        pendingRelations: Set<RelationKey> = []
     ) {
         self.asOf = asOf
         self.contacts = contacts
-        self.relations = relations
         self.columns = columns
         self.catalogue = catalogue
         self.pendingRelations = pendingRelations
+    }
+
+    /// Adds a relation with its platform tags and stored assignments (kept whole).
+    public mutating func appendRelation(_ relation: GradingRelation, tagIDs: [String] = [], assignments: [TagAssignment] = []) {
+        relations.append(relation)
+        for id in tagIDs { appendTag(id, to: relations.count - 1) }
+        for assignment in assignments { appendAssignment(assignment, to: relations.count - 1, keepingDetails: true) }
+    }
+
+    /// Adds a platform tag to a relation. Tags are added in relation order (the flat array
+    /// holds each relation's tags together).
+    mutating func appendTag(_ id: String, to relation: Int) {
+        precondition(relations[relation].tags.isEmpty ? relation >= lastTagged : relation == lastTagged, "tags in relation order")
+        relationTagIDs.append(id)
+        relations[relation].tags = Self.span(relations[relation].tags, end: relationTagIDs.count)
+        lastTagged = relation
+    }
+
+    /// Adds an assignment to a relation, in relation order. Details are kept for all or for none.
+    mutating func appendAssignment(_ assignment: TagAssignment, to relation: Int, keepingDetails: Bool) {
+        precondition(
+            relations[relation].assigned.isEmpty ? relation >= lastAssigned : relation == lastAssigned, "assignments in relation order")
+        relationAssignments.append(AssignmentState(assignment))
+        if keepingDetails { assignmentDetails.append(assignment) }
+        relations[relation].assigned = Self.span(relations[relation].assigned, end: relationAssignments.count)
+        lastAssigned = relation
+    }
+
+    /// A relation's span grows at the end of its flat array; the first entry starts it there.
+    private static func span(_ span: Range<Int32>, end: Int) -> Range<Int32> {
+        span.isEmpty ? Int32(end - 1)..<Int32(end) : span.lowerBound..<Int32(end)
+    }
+
+    /// The relation's tag ids as the platform has them now.
+    public func tagIDs(of relation: Int) -> ArraySlice<String> {
+        let span = relations[relation].tags
+        return relationTagIDs[Int(span.lowerBound)..<Int(span.upperBound)]
+    }
+
+    /// Cohort's rule assignments on the relation.
+    public func assignments(of relation: Int) -> ArraySlice<AssignmentState> {
+        let span = relations[relation].assigned
+        return relationAssignments[Int(span.lowerBound)..<Int(span.upperBound)]
+    }
+
+    /// The stored assignment of `tag` on the relation, whole, when the loader kept details.
+    public func assignment(_ tag: String, of relation: Int) -> TagAssignment? {
+        guard !assignmentDetails.isEmpty else { return nil }
+        let span = relations[relation].assigned
+        return assignmentDetails[Int(span.lowerBound)..<Int(span.upperBound)].first { $0.tag == tag }
     }
 }
 

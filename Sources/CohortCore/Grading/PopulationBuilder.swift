@@ -42,8 +42,13 @@ public struct GradingPopulationBuilder: Sendable {
     private var tagCursor = 0
     private var assignmentCursor = 0
 
-    public init(asOf: Int64) {
+    private let keepsAssignmentDetails: Bool
+
+    /// - Parameter keepsAssignmentDetails: keep each assignment whole (facts, rule, version) for
+    ///   `explain`; a full run decides from tag, status and expiry alone.
+    public init(asOf: Int64, keepsAssignmentDetails: Bool) {
         population = GradingPopulation(asOf: asOf)
+        self.keepsAssignmentDetails = keepsAssignmentDetails
     }
 
     /// One shared copy of a repeated string.
@@ -71,7 +76,7 @@ public struct GradingPopulationBuilder: Sendable {
         let cursor = relationContactCursor
         guard cursor < population.contacts.count, population.contacts[cursor].externalUserID == externalUserID else { return }
         let relation = GradingRelation(contact: cursor, userID: interned(userID), addWay: addWay, state: state.map { interned($0) }, createTime: createTime)
-        population.relations.append(relation)
+        population.appendRelation(relation)
         population.contacts[cursor].liveRelations += 1
         if let created = createTime, created < population.contacts[cursor].addedAt ?? .max {
             population.contacts[cursor].addedAt = created
@@ -81,7 +86,7 @@ public struct GradingPopulationBuilder: Sendable {
     /// A platform tag on a relation, in (external_userid, userid) order.
     public mutating func addTag(externalUserID: String, userID: String, tagID: String) {
         tagCursor = relationIndex(tagCursor, externalUserID, userID)
-        if matches(tagCursor, externalUserID, userID) { population.relations[tagCursor].tagIDs.append(interned(tagID)) }
+        if matches(tagCursor, externalUserID, userID) { population.appendTag(interned(tagID), to: tagCursor) }
     }
 
     /// A rule assignment on a relation, in (external_userid, userid) order. Its tag, rule id and
@@ -93,7 +98,7 @@ public struct GradingPopulationBuilder: Sendable {
         shared.tag = interned(assignment.tag)
         shared.ruleID = interned(assignment.ruleID)
         shared.configVersion = interned(assignment.configVersion)
-        population.relations[assignmentCursor].assignments.append(shared)
+        population.appendAssignment(shared, to: assignmentCursor, keepingDetails: keepsAssignmentDetails)
     }
 
     public mutating func setCatalogue(_ catalogue: [TagGroup]) {

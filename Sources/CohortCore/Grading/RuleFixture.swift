@@ -119,10 +119,11 @@ public struct RuleFixture: Sendable {
                     addedAt: contact.relations.compactMap(\.createTime).min(), liveRelations: contact.relations.count,
                     attributes: attributes, previous: previous))
             for relation in contact.relations {
-                population.relations.append(
+                population.appendRelation(
                     GradingRelation(
                         contact: index, userID: relation.staff, addWay: relation.addWay, state: relation.state,
-                        createTime: relation.createTime, tagIDs: relation.tags.compactMap { tagIDs[$0] }))
+                        createTime: relation.createTime),
+                    tagIDs: relation.tags.compactMap { tagIDs[$0] })
             }
             population.columns += plan.aggregate(contact.interactions)
         }

@@ -28,7 +28,7 @@ import Testing
         }
         var population = GradingPopulation(asOf: asOf, catalogue: catalogue)
         population.contacts = [GradingContact(externalUserID: "wmA", liveRelations: 1)]
-        population.relations = [GradingRelation(contact: 0, userID: "zhangsan", tagIDs: tagIDs, assignments: assignments)]
+        population.appendRelation(GradingRelation(contact: 0, userID: "zhangsan"), tagIDs: tagIDs, assignments: assignments)
         population.columns = plan.aggregate(interactions)
         return (population, plan)
     }
