@@ -13,12 +13,20 @@ import PostgresNIO
 ///   resolved against the platform, only when that instance is this one (a pass starts with no
 ///   call of its own in flight) or is gone: each instance holds its presence lock
 ///   (``PostgresInstancePresence``) while it runs, and a lock that can be taken means its
-///   holder's connection closed.
+///   holder's connection closed. Another instance's call is also left alone until
+///   ``abandonAfter`` has passed since it started: a holder whose session dropped while its
+///   process lives on may still be making that call, and its answer must be on the platform
+///   before anyone asks the platform about it.
+/// - Resolving takes the call over (its claim names the resolver), and every outcome is recorded
+///   only by the instance that holds the claim, so two survivors never both re-send a call.
 public struct PostgresCampaignRepository: CampaignRepository {
     private let store: PostgresStore
     public let corpID: String
     /// This instance, as ``PostgresInstancePresence`` names it.
     public let instance: String
+    /// Seconds after its start before another instance's call in flight may be resolved: longer
+    /// than a call with its waits for the shared call budget and its HTTP timeout takes.
+    public var abandonAfter: Int64 = 120
 
     public init(store: PostgresStore, corpID: String, instance: String) {
         self.store = store
@@ -271,14 +279,18 @@ public struct PostgresCampaignRepository: CampaignRepository {
         stride(from: 0, to: count, by: 50_000).map { $0..<min($0 + 50_000, count) }
     }
 
-    public func setState(_ name: String, _ state: CampaignState, reason: String?, at: Int64) async throws {
+    @discardableResult
+    public func setState(_ name: String, _ state: CampaignState, from: Set<CampaignState>, reason: String?, at: Int64) async throws
+        -> Bool
+    {
         let finished: Int64? = state == .completed || state == .cancelled ? at : nil
-        try await store.client.query(
+        return try await count(
             """
             UPDATE campaigns SET state = \(state.rawValue), paused_reason = \(reason), finished_at = coalesce(\(finished), finished_at),
                 updated_at = \(at)
-            WHERE corp_id = \(corpID) AND name = \(name)
-            """, logger: logger)
+            WHERE corp_id = \(corpID) AND name = \(name) AND state = ANY(\(from.map(\.rawValue).sorted()))
+            RETURNING 1
+            """) > 0
     }
 
     // MARK: Tasks
@@ -348,17 +360,38 @@ public struct PostgresCampaignRepository: CampaignRepository {
     }
 
     public func uncertainTasks(campaign: String?) async throws -> [CampaignTaskRecord] {
-        // A claim is this instance's own (nothing of ours is in flight when a pass starts) or
-        // that of an instance whose presence lock can be taken: its connection is gone. The
-        // lock is released at once (CASE evaluates in order; AND does not promise to).
+        // A call in flight is this instance's own (nothing of ours is in flight when a pass
+        // starts) or that of an instance whose presence lock can be taken: its connection is
+        // gone. The lock is released at once (CASE evaluates in order; AND does not promise to).
+        // The abandoned calls are claimed here, in one statement, so two surviving instances
+        // never resolve (and re-send) the same one; rows another claim holds are skipped.
         let prefix = store.lockName(PostgresInstancePresence.lockPrefix)
-        return try await tasks(
-            where: """
-                t.corp_id = $1 AND t.state = 'calling' AND ($4::text IS NULL OR t.campaign = $4)
-                    AND (t.claimed_by IS NULL OR t.claimed_by = $2
-                        OR CASE WHEN pg_try_advisory_lock(hashtext($3 || t.claimed_by))
-                            THEN pg_advisory_unlock(hashtext($3 || t.claimed_by)) ELSE false END)
-                """, binds: Self.binds([corpID, instance, prefix], campaign: campaign), recipientStates: [.queued])
+        var binds = Self.binds([corpID, instance, prefix], campaign: campaign)
+        binds.append(abandonAfter)
+        return try await store.transaction { connection in
+            var claimed: [Int64] = []
+            for try await id in try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        UPDATE campaign_tasks SET claimed_by = $2 WHERE id IN (
+                            SELECT t.id FROM campaign_tasks t
+                            WHERE t.corp_id = $1 AND t.state = 'calling' AND ($4::text IS NULL OR t.campaign = $4)
+                                AND (t.claimed_by IS NULL OR t.claimed_by = $2
+                                    OR CASE WHEN coalesce(t.call_started_at, 0) > extract(epoch FROM clock_timestamp())::bigint - $5
+                                        THEN false
+                                        WHEN pg_try_advisory_lock(hashtext($3 || t.claimed_by))
+                                        THEN pg_advisory_unlock(hashtext($3 || t.claimed_by)) ELSE false END)
+                            FOR UPDATE SKIP LOCKED)
+                        RETURNING id
+                        """, binds: binds), logger: logger
+            ).decode(Int64.self) {
+                claimed.append(id)
+            }
+            guard !claimed.isEmpty else { return [] }
+            var ids = PostgresBindings()
+            ids.append(claimed)
+            return try await tasks(connection, where: "t.id = ANY($1)", binds: ids, recipientStates: [.queued])
+        }
     }
 
     public func tasks(campaign: String) async throws -> [CampaignTaskRecord] {
@@ -377,7 +410,11 @@ public struct PostgresCampaignRepository: CampaignRepository {
             for try await _ in try await connection.query(
                 """
                 UPDATE campaign_tasks SET state = 'calling', call_started_at = \(at), attempts = attempts + 1, claimed_by = \(instance)
-                WHERE id = (SELECT id FROM campaign_tasks WHERE id = \(task) AND state = 'pending' FOR UPDATE SKIP LOCKED)
+                WHERE id = (
+                    SELECT t.id FROM campaign_tasks t WHERE t.id = \(task) AND t.state = 'pending'
+                        AND (t.next_attempt_at IS NULL OR t.next_attempt_at <= \(at))
+                        AND t.campaign IN (SELECT name FROM campaigns WHERE corp_id = t.corp_id AND state = 'dispatching')
+                    FOR UPDATE SKIP LOCKED)
                 RETURNING 1
                 """, logger: logger)
             {
@@ -400,10 +437,16 @@ public struct PostgresCampaignRepository: CampaignRepository {
 
     public func markCreated(_ task: Int64, msgid: String, rejected: [String], at: Int64) async throws {
         let logger = self.logger
+        let instance = self.instance
         try await store.transaction { connection in
-            try await connection.query(
-                "UPDATE campaign_tasks SET state = 'created', msgid = \(msgid), created_at = \(at), error = NULL WHERE id = \(task)",
-                logger: logger)
+            // Only this instance's own call: a claim lost meanwhile (its presence dropped and
+            // another instance took the call over) is that instance's to record.
+            let moved = try await connection.affectedRows(
+                """
+                UPDATE campaign_tasks SET state = 'created', msgid = \(msgid), created_at = \(at), error = NULL
+                WHERE id = \(task) AND state = 'calling' AND claimed_by = \(instance) RETURNING 1
+                """, logger: logger)
+            guard moved > 0 else { return Self.lostClaim(task, logger: logger) }
             if !rejected.isEmpty {
                 try await connection.query(
                     """
@@ -419,10 +462,14 @@ public struct PostgresCampaignRepository: CampaignRepository {
 
     public func markRetry(_ task: Int64, error: String?, nextAttemptAt: Int64) async throws {
         let logger = self.logger
+        let instance = self.instance
         try await store.transaction { connection in
-            try await connection.query(
-                "UPDATE campaign_tasks SET state = 'pending', next_attempt_at = \(nextAttemptAt), error = \(error) WHERE id = \(task)",
-                logger: logger)
+            let moved = try await connection.affectedRows(
+                """
+                UPDATE campaign_tasks SET state = 'pending', next_attempt_at = \(nextAttemptAt), error = \(error)
+                WHERE id = \(task) AND (state = 'pending' OR (state = 'calling' AND claimed_by = \(instance))) RETURNING 1
+                """, logger: logger)
+            guard moved > 0 else { return Self.lostClaim(task, logger: logger) }
             try await connection.query(
                 "UPDATE campaign_recipients SET state = 'planned' WHERE task_id = \(task) AND state = 'queued'", logger: logger)
         }
@@ -430,9 +477,14 @@ public struct PostgresCampaignRepository: CampaignRepository {
 
     public func markFailed(_ task: Int64, error: String, at: Int64) async throws {
         let logger = self.logger
+        let instance = self.instance
         try await store.transaction { connection in
-            try await connection.query(
-                "UPDATE campaign_tasks SET state = 'failed', error = \(error), final = 1 WHERE id = \(task)", logger: logger)
+            let moved = try await connection.affectedRows(
+                """
+                UPDATE campaign_tasks SET state = 'failed', error = \(error), final = 1
+                WHERE id = \(task) AND (state = 'pending' OR (state = 'calling' AND claimed_by = \(instance))) RETURNING 1
+                """, logger: logger)
+            guard moved > 0 else { return Self.lostClaim(task, logger: logger) }
             try await connection.query(
                 """
                 UPDATE campaign_recipients SET state = 'failed', reason = 'platform_error', detail = \(error), updated_at = \(at)
@@ -593,6 +645,12 @@ public struct PostgresCampaignRepository: CampaignRepository {
         return rows
     }
 
+    /// A task this instance no longer holds: another instance took its call over (this one's
+    /// presence was lost for a while) or claimed it first. Its outcome is the holder's to record.
+    private static func lostClaim(_ task: Int64, logger: Logger) {
+        logger.warning("campaign task claimed elsewhere; its outcome is left to the claimer", metadata: ["task": "\(task)"])
+    }
+
     private func count(_ query: PostgresQuery) async throws -> Int {
         try await store.client.affectedRows(query, logger: logger)
     }
@@ -601,31 +659,73 @@ public struct PostgresCampaignRepository: CampaignRepository {
 /// This instance's presence, for the work it claims (campaign calls in flight): a session-level
 /// advisory lock named after the instance, held on a pinned connection while the instance runs.
 /// Another instance that can take the lock knows this one is gone, and its claims with it.
+///
+/// A session can drop while the process lives on (a database restart, a failover, a network
+/// cut): the keeper notices within ``checkEvery`` and takes the lock again on a new connection,
+/// so a live instance does not stay "gone". Calls it made meanwhile are safe either way: others
+/// resolve a call only ``PostgresCampaignRepository/abandonAfter`` after it started, and only
+/// the claim's holder records an outcome.
 public struct PostgresInstancePresence: Sendable {
     static let lockPrefix = "instance."
 
     private let store: PostgresStore
     /// A fresh name per process: a restarted instance is a new one, so its predecessor's claims read as abandoned.
     public let instance: String
+    /// How often the pinned session is checked.
+    public var checkEvery: Duration = .seconds(5)
 
     public init(store: PostgresStore, instance: String = UUID().uuidString) {
         self.store = store
         self.instance = instance
     }
 
-    /// Holds the presence for the duration of `body`.
+    /// Holds the presence for the duration of `body`; `body` starts once it is held.
     public func holding<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let (held, signal) = AsyncStream<Void>.makeStream()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await keep(signal) }
+            defer { group.cancelAll() }
+            var first = held.makeAsyncIterator()
+            guard await first.next() != nil else {
+                // The keeper could not take the lock even once: its error says why.
+                try await group.next()
+                throw StoreFailure("could not take this instance's presence lock")
+            }
+            return try await body()
+        }
+    }
+
+    /// Takes the lock and keeps it until cancelled, again on a new session whenever one drops.
+    private func keep(_ signal: AsyncStream<Void>.Continuation) async throws {
         let name = store.lockName(Self.lockPrefix + instance)
         let logger = store.logger
-        return try await store.client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(hashtext(\(name)))", logger: logger)
+        let checkEvery = self.checkEvery
+        var everHeld = false
+        defer { signal.finish() }
+        while !Task.isCancelled {
             do {
-                let result = try await body()
-                try? await connection.releaseAdvisoryLock(name, logger: logger)
-                return result
+                try await store.client.withConnection { connection in
+                    try await connection.query("SELECT pg_advisory_lock(hashtext(\(name)))", logger: logger)
+                    everHeld = true
+                    signal.yield()
+                    do {
+                        while true {
+                            try await Task.sleep(for: checkEvery)
+                            try await connection.checkAlive(logger: logger)
+                        }
+                    } catch {
+                        await connection.releaseAdvisoryLock(name, logger: logger)
+                        throw error
+                    }
+                }
+            } catch where Task.isCancelled || error is CancellationError {
+                return
             } catch {
-                try? await connection.releaseAdvisoryLock(name, logger: logger)
-                throw error
+                // Before the first hold the caller learns why; after it the instance lives on.
+                guard everHeld else { throw error }
+                logger.warning(
+                    "lost the database session holding this instance's presence; taking it again", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .seconds(1))
             }
         }
     }

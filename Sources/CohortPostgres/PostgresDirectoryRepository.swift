@@ -218,6 +218,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
     public func upsert(_ contact: Contact, relations: [Relation], at time: Date) async throws -> Int {
         let now = StoreTime.millis(time)
         return try await write { connection in
+            try await lockCustomer(contact.externalUserID, connection)
             var changed = try await upsertContact(contact, connection, now: now)
             for relation in relations { changed += try await upsertRelation(relation, storedTags: nil, connection, now: now) }
             return changed
@@ -229,6 +230,7 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
         let endedAt = eventTime > 0 ? eventTime * 1000 : StoreTime.millis(time)
         let now = StoreTime.millis(time)
         return try await write { connection in
+            try await lockCustomer(key.externalUserID, connection)
             let ended = try await count(
                 """
                 UPDATE relations SET ended_at = \(endedAt), end_reason = \(reason), updated_at = \(now)
@@ -377,6 +379,15 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
 
     private func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await store.transaction { connection in try await body(connection) }
+    }
+
+    /// Serializes one customer's event writes across instances until the transaction ends. The
+    /// "no live relation left, so the contact ends" check reads other relations' rows, which READ
+    /// COMMITTED does not re-check under a row lock: two instances ending a customer's last two
+    /// relations, or one adding while another ends, would otherwise each see the other's relation.
+    private func lockCustomer(_ externalUserID: String, _ connection: PostgresConnection) async throws {
+        let name = store.lockName("customer." + corpID + "." + externalUserID)
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(name)))", logger: logger)
     }
 
     /// How many rows a statement ending in `RETURNING 1` touched.

@@ -19,6 +19,8 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
     /// How long a claimed write is kept from other instances before it is due again (its
     /// claimant died mid-call).
     public var lease: TimeInterval = 300
+    /// Writes one claim takes at most.
+    static let claimBatch = 50
 
     public init(store: PostgresStore, corpID: String) {
         self.store = store
@@ -485,15 +487,17 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
         return try await store.transaction { connection in
             var ops: [PlatformOp] = []
             var unreadable: [Int64] = []
-            // The claim: due rows nobody else is claiming move a lease ahead, so another
-            // instance's writer does not take them while this one calls the platform.
+            // The claim: due rows nobody else holds take a lease, so another instance's writer
+            // does not take them while this one calls the platform. Small batches, so the lease
+            // outlasts the batch even when the shared call budget slows every call down.
             for try await (id, kind, target, payload, attempts) in try await connection.query(
                 """
-                UPDATE platform_ops SET next_attempt_at = \(leaseEnd)
+                UPDATE platform_ops SET leased_until = \(leaseEnd)
                 WHERE id IN (
                     SELECT id FROM platform_ops
                     WHERE status = 'pending' AND next_attempt_at <= \(now) AND corp_id = \(corpID)
-                    ORDER BY next_attempt_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                        AND (leased_until IS NULL OR leased_until <= \(now))
+                    ORDER BY next_attempt_at, id LIMIT \(min(limit, Self.claimBatch)) FOR UPDATE SKIP LOCKED)
                 RETURNING id, kind, target, payload, attempts
                 """, logger: logger
             ).decode((Int64, String, String, String, Int).self) {
@@ -520,11 +524,15 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
         let logger = self.logger
         try await store.transaction { connection in
             // A write the rules replaced while it was in flight stays pending with its new payload
-            // (the replacement made it due again).
+            // (the replacement made it due again); either way the lease ends.
             try await connection.query(
                 """
-                UPDATE platform_ops SET status = 'done', attempts = attempts + 1, updated_at = \(now), last_error = NULL
-                WHERE id = \(op.id) AND payload = \(op.payload.storedJSON)
+                UPDATE platform_ops SET leased_until = NULL,
+                    status = CASE WHEN payload = \(op.payload.storedJSON) THEN 'done' ELSE status END,
+                    attempts = CASE WHEN payload = \(op.payload.storedJSON) THEN attempts + 1 ELSE attempts END,
+                    last_error = CASE WHEN payload = \(op.payload.storedJSON) THEN NULL ELSE last_error END,
+                    updated_at = \(now)
+                WHERE id = \(op.id) AND status = 'pending'
                 """, logger: logger)
             // The mirror learns the write at once, so the next run does not see it as missing.
             var live = false
@@ -557,17 +565,19 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
 
     public func fail(_ op: PlatformOp, error: String, retryAt: Date?, at time: Date) async throws {
         let now = StoreTime.millis(time)
-        if let retryAt {
-            try await store.client.query(
-                """
-                UPDATE platform_ops SET attempts = attempts + 1, next_attempt_at = \(StoreTime.millis(retryAt)), updated_at = \(now),
-                    last_error = \(error) WHERE id = \(op.id)
-                """, logger: logger)
-        } else {
-            try await store.client.query(
-                "UPDATE platform_ops SET status = 'failed', attempts = attempts + 1, updated_at = \(now), last_error = \(error) WHERE id = \(op.id)",
-                logger: logger)
-        }
+        let payload = op.payload.storedJSON
+        // A write replaced while in flight is a new write: the old one's failure neither fails
+        // nor delays it; only the lease ends.
+        try await store.client.query(
+            """
+            UPDATE platform_ops SET leased_until = NULL, updated_at = \(now),
+                status = CASE WHEN payload = \(payload) AND \(retryAt == nil) THEN 'failed' ELSE status END,
+                attempts = CASE WHEN payload = \(payload) THEN attempts + 1 ELSE attempts END,
+                next_attempt_at = CASE WHEN payload = \(payload) AND \(retryAt != nil) THEN \(retryAt.map(StoreTime.millis) ?? now)
+                    ELSE next_attempt_at END,
+                last_error = CASE WHEN payload = \(payload) THEN \(error) ELSE last_error END
+            WHERE id = \(op.id) AND status = 'pending'
+            """, logger: logger)
     }
 
     public func counts() async throws -> PlatformOpCounts {

@@ -516,5 +516,11 @@ enum PostgresMigrations {
                 "CREATE UNIQUE INDEX platform_ops_pending ON platform_ops (corp_id, kind, target) WHERE status = 'pending'",
                 "CREATE INDEX platform_ops_due ON platform_ops (status, next_attempt_at, id) WHERE status = 'pending'",
             ]),
+        // A claimed write's lease apart from its schedule: a replacement queued while the write
+        // is in flight is due at once, yet no other instance takes it until the call in flight
+        // has been recorded (or its lease ran out).
+        Migration(
+            id: "2026-12-06-pg-op-leases",
+            statements: ["ALTER TABLE platform_ops ADD COLUMN leased_until BIGINT"]),
     ]
 }

@@ -87,9 +87,13 @@ public struct PostgresCallBudget: SharedCallBudget {
 
 /// Scheduled jobs on one instance at a time: a session-level advisory lock held on a pinned
 /// connection for the job's duration. An instance that dies drops its connection, and with it
-/// the lock, so the next instance whose schedule comes round takes the job over.
+/// the lock, so the next instance whose schedule comes round takes the job over. A session that
+/// drops while the process lives on releases the lock as well: the job is then cancelled, so it
+/// never runs beside the instance that took it over.
 public struct PostgresJobLock: JobLock {
     private let store: PostgresStore
+    /// How often the lock's session is checked while a job runs.
+    public var checkEvery: Duration = .seconds(5)
 
     public init(store: PostgresStore) {
         self.store = store
@@ -98,6 +102,7 @@ public struct PostgresJobLock: JobLock {
     public func withLock(_ job: String, _ body: @Sendable () async throws -> Void) async throws -> Bool {
         let logger = store.logger
         let name = store.lockName("job." + job)
+        let checkEvery = self.checkEvery
         return try await store.client.withConnection { connection in
             var acquired = false
             for try await granted in try await connection.query("SELECT pg_try_advisory_lock(hashtext(\(name)))", logger: logger).decode(Bool.self) {
@@ -105,13 +110,33 @@ public struct PostgresJobLock: JobLock {
             }
             guard acquired else { return false }
             do {
-                try await body()
+                // The group awaits both tasks before it returns, so `body` never outlives this call.
+                try await withoutActuallyEscaping(body) { body in
+                    try await Self.run(body, watching: connection, every: checkEvery, logger: logger)
+                }
             } catch {
-                try? await connection.releaseAdvisoryLock(name, logger: logger)
+                await connection.releaseAdvisoryLock(name, logger: logger)
                 throw error
             }
-            try await connection.releaseAdvisoryLock(name, logger: logger)
+            await connection.releaseAdvisoryLock(name, logger: logger)
             return true
+        }
+    }
+
+    /// Runs `body` while checking the session: the job's end, or the session's, ends the other.
+    private static func run(
+        _ body: @escaping @Sendable () async throws -> Void, watching connection: PostgresConnection, every interval: Duration, logger: Logger
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: interval)
+                    try await connection.checkAlive(logger: logger)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 }

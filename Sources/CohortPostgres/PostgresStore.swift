@@ -169,12 +169,21 @@ extension PostgresConnection {
         try await countRows(self.query(query, logger: logger))
     }
 
-    /// Releases a session advisory lock taken on this connection. A session the server lost took
-    /// the lock with it, and a query on its closed connection would wait forever (postgres-nio),
-    /// so a closed connection has nothing to release.
-    func releaseAdvisoryLock(_ name: String, logger: Logger) async throws {
+    /// Releases a session advisory lock taken on this connection, from a task of its own: the
+    /// caller may be cancelled (its holder is shutting down), and the release must still reach
+    /// the server before the connection goes back to the pool, or the pooled session would keep
+    /// the lock. A session the server lost took the lock with it, and a query on its closed
+    /// connection would wait for ever (postgres-nio), so a closed connection has nothing to release.
+    func releaseAdvisoryLock(_ name: String, logger: Logger) async {
         guard !isClosed else { return }
-        try await query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger)
+        await Task { _ = try? await self.query("SELECT pg_advisory_unlock(hashtext(\(name)))", logger: logger) }.value
+    }
+
+    /// Throws when the session is gone: a closed connection is not queried (postgres-nio would
+    /// wait on it for ever).
+    func checkAlive(logger: Logger) async throws {
+        guard !isClosed else { throw StoreFailure("the database session closed") }
+        try await query("SELECT 1", logger: logger)
     }
 }
 

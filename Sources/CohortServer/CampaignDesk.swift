@@ -195,7 +195,9 @@ extension CampaignDesk {
         guard from.contains(record.state) else {
             throw Refusal(description: "campaign \(name) is \(record.state.rawValue); this works on \(from.map(\.rawValue).joined(separator: " or ")) campaigns")
         }
-        try await ledger.setState(name, to, reason: reason, at: seconds)
+        guard try await ledger.setState(name, to, from: Set(from), reason: reason, at: seconds) else {
+            throw Refusal(description: "campaign \(name) changed state meanwhile; look again with `cohort campaign list`")
+        }
         await note("campaign.\(to == .paused ? "pause" : "resume")", name, "from \(record.state.rawValue)")
         logger.info("campaign state", metadata: ["campaign": "\(name)", "state": "\(to.rawValue)"])
     }

@@ -281,15 +281,20 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         }
     }
 
-    public func setState(_ name: String, _ state: CampaignState, reason: String?, at: Int64) async throws {
+    @discardableResult
+    public func setState(_ name: String, _ state: CampaignState, from: Set<CampaignState>, reason: String?, at: Int64) async throws
+        -> Bool
+    {
         let corpID = self.corpID
-        try await writer.write { db in
+        let states = from.map(\.rawValue).sorted()
+        return try await writer.write { db in
             let finished: Int64? = state == .completed || state == .cancelled ? at : nil
             try db.execute(
                 sql: """
                     UPDATE campaigns SET state = ?, paused_reason = ?, finished_at = coalesce(?, finished_at), updated_at = ?
-                    WHERE corp_id = ? AND name = ?
-                    """, arguments: [state.rawValue, reason, finished, at, corpID, name])
+                    WHERE corp_id = ? AND name = ? AND state IN (\(states.map { _ in "?" }.joined(separator: ",")))
+                    """, arguments: StatementArguments([state.rawValue, reason, finished, at, corpID, name] as [(any DatabaseValueConvertible)?]) + StatementArguments(states))
+            return db.changesCount > 0
         }
     }
 
@@ -352,10 +357,16 @@ public struct SQLiteCampaignRepository: CampaignRepository {
 
     public func markCalling(_ task: Int64, at: Int64) async throws -> [String]? {
         try await writer.write { db in
-            // A claim: only a pending task moves, so two dispatchers never call the same task.
+            // A claim: only a pending task that is due, of a campaign still dispatching, moves, so
+            // two dispatchers never call the same task, and one working through a list read
+            // before a pause or a retry's backoff does not call it either.
             try db.execute(
-                sql: "UPDATE campaign_tasks SET state = 'calling', call_started_at = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
-                arguments: [at, task])
+                sql: """
+                    UPDATE campaign_tasks SET state = 'calling', call_started_at = ?, attempts = attempts + 1
+                    WHERE id = ? AND state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                        AND campaign IN (SELECT name FROM campaigns WHERE corp_id = campaign_tasks.corp_id AND state = 'dispatching')
+                    """,
+                arguments: [at, task, at])
             guard db.changesCount > 0 else { return nil }
             try db.execute(
                 sql: "UPDATE campaign_recipients SET state = 'queued', updated_at = ? WHERE task_id = ? AND state = 'planned'",

@@ -475,15 +475,23 @@ public struct SQLiteGradingRepository: GradingRepository, PlatformOpRepository {
 
     public func fail(_ op: PlatformOp, error: String, retryAt: Date?, at time: Date) async throws {
         let now = StoreTime.millis(time)
+        // A write replaced while in flight is a new write: the old one's failure neither fails
+        // nor delays it.
         try await writer.write { db in
             if let retryAt {
                 try db.execute(
-                    sql: "UPDATE platform_ops SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ? WHERE id = ?",
-                    arguments: [StoreTime.millis(retryAt), now, error, op.id])
+                    sql: """
+                        UPDATE platform_ops SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, last_error = ?
+                        WHERE id = ? AND payload = ? AND status = 'pending'
+                        """,
+                    arguments: [StoreTime.millis(retryAt), now, error, op.id, op.payload.storedJSON])
             } else {
                 try db.execute(
-                    sql: "UPDATE platform_ops SET status = 'failed', attempts = attempts + 1, updated_at = ?, last_error = ? WHERE id = ?",
-                    arguments: [now, error, op.id])
+                    sql: """
+                        UPDATE platform_ops SET status = 'failed', attempts = attempts + 1, updated_at = ?, last_error = ?
+                        WHERE id = ? AND payload = ? AND status = 'pending'
+                        """,
+                    arguments: [now, error, op.id, op.payload.storedJSON])
             }
         }
     }

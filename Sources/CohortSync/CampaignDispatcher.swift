@@ -65,7 +65,7 @@ public struct CampaignDispatcher: Sendable {
     /// Moves scheduled campaigns whose time has come to dispatching.
     public func activateDue() async throws {
         for campaign in try await ledger.campaigns() where campaign.state == .scheduled && campaign.dispatchAt <= seconds {
-            try await ledger.setState(campaign.name, .dispatching, reason: nil, at: seconds)
+            try await ledger.setState(campaign.name, .dispatching, from: [.scheduled], reason: nil, at: seconds)
         }
     }
 
@@ -101,7 +101,8 @@ public struct CampaignDispatcher: Sendable {
                             try await ledger.skipRemaining(
                                 task.campaign, reason: ExclusionReason.quietHours.rawValue, detail: "quiet hours began before its task was created",
                                 at: seconds)
-                            try await ledger.setState(task.campaign, .dispatched, reason: "quiet hours began; the rest was skipped", at: seconds)
+                            try await ledger.setState(
+                                task.campaign, .dispatched, from: [.dispatching], reason: "quiet hours began; the rest was skipped", at: seconds)
                             stopped.insert(task.campaign)
                             continue
                         }
@@ -128,8 +129,9 @@ public struct CampaignDispatcher: Sendable {
         }
         for record in try await ledger.campaigns() where record.state == .dispatching && (campaign == nil || record.name == campaign) {
             if try await ledger.undispatchedCount(campaign: record.name) == 0 {
-                try await ledger.setState(record.name, .dispatched, reason: nil, at: seconds)
-                report.completedCampaigns.append(record.name)
+                if try await ledger.setState(record.name, .dispatched, from: [.dispatching], reason: nil, at: seconds) {
+                    report.completedCampaigns.append(record.name)
+                }
             }
         }
         return report
@@ -137,7 +139,8 @@ public struct CampaignDispatcher: Sendable {
 
     private func pause(_ campaign: String, _ reason: String, report: inout DispatchReport) async throws {
         logger.warning("campaign paused itself", metadata: ["campaign": "\(campaign)", "reason": "\(reason)"])
-        try await ledger.setState(campaign, .paused, reason: reason, at: seconds)
+        // Only a campaign still dispatching: an operator's pause or cancel stands as it is.
+        guard try await ledger.setState(campaign, .paused, from: [.dispatching], reason: reason, at: seconds) else { return }
         report.paused[campaign] = reason
         _ = try? await alerts?.raise(.campaignPaused, subject: campaign, message: "campaign \(campaign) paused itself: \(reason); resume it with `cohort campaign resume \(campaign)` once the cause is fixed", at: seconds)
     }

@@ -72,8 +72,9 @@ public struct CampaignResultPoller: Sendable {
         // A dispatched campaign is complete when none of its tasks waits for results.
         let open = Set(try await ledger.openTasks(since: 0).map(\.campaign))
         for campaign in try await ledger.campaigns() where campaign.state == .dispatched && !open.contains(campaign.name) {
-            try await ledger.setState(campaign.name, .completed, reason: nil, at: seconds)
-            report.completedCampaigns.append(campaign.name)
+            if try await ledger.setState(campaign.name, .completed, from: [.dispatched], reason: nil, at: seconds) {
+                report.completedCampaigns.append(campaign.name)
+            }
         }
         return report
     }

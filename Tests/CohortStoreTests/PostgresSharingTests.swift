@@ -115,10 +115,14 @@ struct PostgresSharingTests {
                 let lock = PostgresJobLock(store: first)
                 let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
                 let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+                let cancelled = Mutex(false)
                 let holder = Task {
-                    try await PostgresJobLock(store: dying).withLock("sync") {
+                    var dyingLock = PostgresJobLock(store: dying)
+                    dyingLock.checkEvery = .milliseconds(100)
+                    return try await dyingLock.withLock("sync") {
                         startedContinuation.yield()
                         for await _ in release {}
+                        cancelled.withLock { $0 = Task.isCancelled }
                     }
                 }
                 for await _ in started { break }
@@ -126,23 +130,61 @@ struct PostgresSharingTests {
                 #expect(try await lock.withLock("regrade") {} == true, "other jobs are free")
                 // The holder's instance dies in the middle of the job: the server loses its
                 // session (as on kill -9 or a network cut), and the lock with it.
-                let name = first.lockName("job.sync")
-                try await first.client.query(
-                    """
-                    SELECT pg_terminate_backend(pid) FROM pg_locks
-                    WHERE locktype = 'advisory' AND objsubid = 1
-                      AND objid = (hashtext(\(name))::bigint & 4294967295)::oid
-                      AND classid = ((hashtext(\(name))::bigint >> 32) & 4294967295)::oid
-                    """)
+                try await Self.terminateHolder(of: first.lockName("job.sync"), in: first)
                 var ran = false
                 for _ in 0..<50 where !ran {
                     ran = try await lock.withLock("sync") {}
                     if !ran { try await Task.sleep(for: .milliseconds(100)) }
                 }
                 #expect(ran, "the job moved to the surviving instance")
+                // The process whose session dropped lives on: its job is cancelled rather than
+                // running beside the survivor's.
+                for _ in 0..<50 where !cancelled.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(cancelled.withLock { $0 }, "the job of the lost session was cancelled")
                 releaseContinuation.finish()
-                _ = await holder.result
+                if case .success = await holder.result { Issue.record("withLock reported success after losing its session") }
             }
         }
+    }
+
+    @Test func anInstanceWhoseSessionDroppedTakesItsPresenceAgain() async throws {
+        try await withPostgresStore { store in
+            var presence = PostgresInstancePresence(store: store)
+            presence.checkEvery = .milliseconds(100)
+            let name = store.lockName("instance." + presence.instance)
+            try await presence.holding {
+                let before = try #require(try await Self.holder(of: name, in: store))
+                try await Self.terminateHolder(of: name, in: store)
+                var after: Int32?
+                for _ in 0..<50 {
+                    after = try await Self.holder(of: name, in: store)
+                    if let after, after != before { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(after != nil && after != before, "the presence is held again, on a new session")
+            }
+            #expect(try await Self.holder(of: name, in: store) == nil, "released when the instance stops")
+        }
+    }
+
+    /// The backend holding the session advisory lock `name` (as `hashtext` keys it), if any.
+    static func holder(of name: String, in store: PostgresStore) async throws -> Int32? {
+        for try await pid in try await store.client.query(
+            """
+            SELECT pid FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND objsubid = 1
+              AND objid = (hashtext(\(name))::bigint & 4294967295)::oid
+              AND classid = ((hashtext(\(name))::bigint >> 32) & 4294967295)::oid
+            """
+        ).decode(Int32.self) {
+            return pid
+        }
+        return nil
+    }
+
+    /// Ends the session holding the lock, as the server does on kill -9 of the client or a network cut.
+    static func terminateHolder(of name: String, in store: PostgresStore) async throws {
+        guard let pid = try await holder(of: name, in: store) else { throw StoreFailure("nobody holds \(name)") }
+        try await store.client.query("SELECT pg_terminate_backend(\(pid))")
     }
 }

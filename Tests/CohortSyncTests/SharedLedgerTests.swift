@@ -102,7 +102,7 @@ import WeComSimulator
                 try await other.start(plan, priority: 2, configVersion: "v1", state: .scheduled, at: 101)
             }
             #expect(try await ledger.campaign(named: "spring")?.state == .scheduled)
-            try await ledger.setState("spring", .dispatching, reason: nil, at: 102)
+            try await ledger.setState("spring", .dispatching, from: [.scheduled, .paused], reason: nil, at: 102)
 
             // An opt-out withdraws a planned message before it is handed to the platform.
             let withdrawn = plan.tasks[0].recipients[0]
@@ -174,4 +174,72 @@ import WeComSimulator
             }
         }
     }
+
+    @Test(.enabled(if: StoreBackend.postgresURL != nil, "needs COHORT_TEST_POSTGRES_URL"))
+    func twoSurvivorsNeverBothResolveOneAbandonedCall() async throws {
+        let corp = SimulatorDataset(staff: 2, contacts: 20, seed: 4).generate()
+        try await withPostgresStore { store in
+            try await withSecondInstance(of: store) { secondStore in
+                try await withSecondInstance(of: store) { thirdStore in
+                    let second = PostgresInstancePresence(store: secondStore)
+                    let third = PostgresInstancePresence(store: thirdStore)
+                    try await second.holding {
+                        try await third.holding {
+                            var b = PostgresCampaignRepository(store: secondStore, corpID: "ww", instance: second.instance)
+                            let c = PostgresCampaignRepository(store: thirdStore, corpID: "ww", instance: third.instance)
+                            let doomed = PostgresInstancePresence(store: store)
+                            let now = Int64(Date().timeIntervalSince1970)
+                            let taskID: Int64 = try await doomed.holding {
+                                let ledger = PostgresCampaignRepository(store: store, corpID: "ww", instance: doomed.instance)
+                                try await ledger.start(Self.plan(corp, at: now), priority: 0, configVersion: "v1", state: .dispatching, at: now)
+                                let task = try #require(try await ledger.dueTasks(campaign: nil, now: now, limit: 1).first)
+                                #expect(try await ledger.markCalling(task.id, at: now) != nil)
+                                return task.id
+                            }
+                            // Its claimant is gone, but the call started just now: it may still be
+                            // on its way to the platform, so nobody asks about it yet.
+                            #expect(try await b.uncertainTasks(campaign: nil).isEmpty)
+                            b.abandonAfter = 0
+                            // The first survivor to look takes the call over; the second finds nothing.
+                            #expect(try await b.uncertainTasks(campaign: nil).map(\.id) == [taskID])
+                            #expect(try await c.uncertainTasks(campaign: nil).isEmpty)
+                            // An outcome from an instance that does not hold the claim changes nothing.
+                            try await c.markRetry(taskID, error: "stale", nextAttemptAt: now)
+                            try await c.markCreated(taskID, msgid: "msg-stale", rejected: [], at: now)
+                            var task = try #require(try await b.tasks(campaign: "spring").first { $0.id == taskID })
+                            #expect(task.state == .calling)
+                            #expect(task.msgid == nil)
+                            try await b.markCreated(taskID, msgid: "msg-1", rejected: [], at: now)
+                            task = try #require(try await b.tasks(campaign: "spring").first { $0.id == taskID })
+                            #expect(task.state == .created)
+                            #expect(task.msgid == "msg-1")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func aClaimWaitsOutItsBackoffAndAPauseAndNoStateChangeOverwritesAnother(_ backend: StoreBackend) async throws {
+        let corp = SimulatorDataset(staff: 2, contacts: 30, seed: 5).generate()
+        try await Self.withTwoLedgers(backend) { ledger, other in
+            try await ledger.start(Self.plan(corp, perTask: 5, at: 1), priority: 0, configVersion: "v1", state: .dispatching, at: 1)
+            let due = try await ledger.dueTasks(campaign: nil, now: 2, limit: 2)
+            #expect(due.count == 2)
+            // A task put back with a backoff is not claimed before its time, even from a stale list.
+            try await other.markRetry(due[0].id, error: "busy", nextAttemptAt: 100)
+            #expect(try await ledger.markCalling(due[0].id, at: 50) == nil)
+            // An operator pauses the campaign: a dispatcher still working through its list stops.
+            #expect(try await other.setState("spring", .paused, from: [.scheduled, .dispatching], reason: "operator", at: 60))
+            #expect(try await ledger.markCalling(due[1].id, at: 60) == nil)
+            // Moves that assume another state never undo the pause.
+            #expect(try await ledger.setState("spring", .dispatching, from: [.scheduled], reason: nil, at: 61) == false)
+            #expect(try await ledger.setState("spring", .dispatched, from: [.dispatching], reason: nil, at: 62) == false)
+            #expect(try await ledger.campaign(named: "spring")?.state == .paused)
+            #expect(try await ledger.setState("spring", .dispatching, from: [.paused], reason: nil, at: 63))
+            #expect(try await ledger.markCalling(due[0].id, at: 100) != nil)
+        }
+    }
+
 }

@@ -276,7 +276,10 @@ public protocol CampaignRepository: Sendable {
     /// bumped sends of other campaigns become `frequency_cap` exclusions there. Fails if the
     /// campaign was started before.
     func start(_ plan: CampaignPlan, priority: Int, configVersion: String, state: CampaignState, at: Int64) async throws
-    func setState(_ name: String, _ state: CampaignState, reason: String?, at: Int64) async throws
+    /// Moves a campaign to `state` if it is in one of `from` now (compare and set: a pause or a
+    /// cancel another process made in between is never overwritten); false when it was not.
+    @discardableResult
+    func setState(_ name: String, _ state: CampaignState, from: Set<CampaignState>, reason: String?, at: Int64) async throws -> Bool
 
     /// Pending tasks of dispatching campaigns that may be called now, oldest first.
     func dueTasks(campaign: String?, now: Int64, limit: Int) async throws -> [CampaignTaskRecord]
