@@ -329,6 +329,8 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
         let corpID = self.corpID
         let logger = self.logger
         return try await write { connection in
+            // Event writes of this customer wait for the forget to commit, and then meet its triggers.
+            try await lockCustomer(externalUserID, connection)
             var known = false
             for try await _ in try await connection.query(
                 "SELECT 1 FROM contacts WHERE corp_id = \(corpID) AND external_userid = \(externalUserID)", logger: logger)

@@ -35,14 +35,14 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
         async throws -> GradingPopulation
     {
         let corpID = self.corpID
-        var builder = try await store.snapshot { connection in
-            try await self.directory(connection, asOf: plan.asOf, corpID: corpID, filter: filter)
+        // Directory and interactions from one snapshot: an order committed in between cannot
+        // count for a contact whose relations were read before it.
+        return try await store.snapshot { connection in
+            var builder = try await self.directory(connection, asOf: plan.asOf, corpID: corpID, filter: filter)
+            let rows = try await self.aggregates(connection, plan: plan, attributes: attributes, corpID: corpID, filter: filter)
+            builder.setAggregates(rows, plan: plan, attributeCount: attributes.count)
+            return builder.population
         }
-        let rows = try await store.client.withConnection { connection in
-            try await self.aggregates(connection, plan: plan, attributes: attributes, corpID: corpID, filter: filter)
-        }
-        builder.setAggregates(rows, plan: plan, attributeCount: attributes.count)
-        return builder.population
     }
 
     private func directory(_ connection: PostgresConnection, asOf: Int64, corpID: String, filter: [String]?) async throws

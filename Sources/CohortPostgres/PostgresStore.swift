@@ -69,9 +69,16 @@ public final class PostgresStore: Service, Sendable {
     public func migrate() async throws {
         let schema = self.schema
         try await client.withConnection { connection in
-            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)", logger: self.logger)
             try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: self.logger)
             do {
+                // Created only when missing, under the lock: instances starting together on a
+                // fresh database do not race, and a role without CREATE on the database can run
+                // in a schema an administrator made for it.
+                var exists = false
+                for try await _ in try await connection.query("SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: self.logger) {
+                    exists = true
+                }
+                if !exists { try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: self.logger) }
                 try await connection.query(
                     "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                     logger: self.logger)

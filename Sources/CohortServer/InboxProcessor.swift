@@ -19,6 +19,11 @@ public struct InboxProcessor: Service {
     public let logger: Logger
     /// Where dead-lettered events are reported.
     public var alerts: (any AlertRepository)?
+    /// How long one pass handles events before it records them. On PostgreSQL a pass's events
+    /// are claimed with a lease (300 s); a pass slowed down by the platform (the shared call
+    /// budget, retries) stops well before it, so no other instance takes an event this one is
+    /// still handling. Events left unhandled come back when their lease ends.
+    public var passBudget: Duration = .seconds(120)
     private let parse: @Sendable (String) throws -> CallbackFields
     private let now: @Sendable () -> Date
 
@@ -66,7 +71,14 @@ public struct InboxProcessor: Service {
         var outcomes: [InboxOutcome] = []
         outcomes.reserveCapacity(due.count)
         var coverages: [InboxCoverage] = []
+        let clock = ContinuousClock()
+        let started = clock.now
         for event in due {
+            // At least one event per pass, so a budget spent on waiting still makes progress.
+            if !outcomes.isEmpty, clock.now - started > passBudget {
+                logger.notice("inbox pass stopped at its time budget", metadata: ["handled": "\(outcomes.count)", "claimed": "\(due.count)"])
+                break
+            }
             // An earlier run of this pass already re-read what this event asks for: the store
             // resolves it with that run's coverage, in the same transaction.
             if coverages.contains(where: { $0.covers(event) }) { continue }

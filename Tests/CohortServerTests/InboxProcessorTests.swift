@@ -67,6 +67,23 @@ struct InboxProcessorTests {
         #expect(try await inbox.counts() == [.processed: 3])
     }
 
+    @Test func aPassStopsAtItsTimeBudgetAndLeavesTheRestForTheNext() async throws {
+        let inbox = SQLiteInboxRepository(database: try CohortDatabase())
+        _ = try await inbox.append([Self.event("a"), Self.event("b"), Self.event("c")])
+        let handler = ScriptedHandler(failures: 0)
+        var processor = InboxProcessor(
+            repository: inbox, handler: handler, policy: RetryPolicy(baseDelay: 1, maxDelay: 10, maxAttempts: 3),
+            logger: Logger(label: "test"), parse: Self.parse)
+        processor.passBudget = .zero
+        try await processor.processDue()
+        #expect(handler.handled == [1], "one event, then the budget is spent")
+        #expect(try await inbox.counts() == [.processed: 1, .pending: 2])
+        processor.passBudget = .seconds(120)
+        try await processor.processDue()
+        #expect(handler.handled == [1, 2, 3])
+        #expect(try await inbox.counts() == [.processed: 3])
+    }
+
     @Test func failuresRetryWithBackoffThenDeadLetterKeepingTheError() async throws {
         let inbox = SQLiteInboxRepository(database: try CohortDatabase())
         _ = try await inbox.append([Self.event("a")])
