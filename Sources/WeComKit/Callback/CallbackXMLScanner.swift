@@ -19,14 +19,52 @@ struct CallbackXMLScanner {
         self.maxDepth = maxDepth
     }
 
+    /// An open element. Its text is usually one run of the input (plain text or one CDATA
+    /// section), kept as a range without copying; only text in pieces (entities, several
+    /// sections) is assembled in `pieces`.
     private struct Frame {
         var name: ArraySlice<UInt8>
-        var text: [UInt8] = []
+        var run: Range<Int>?
+        var pieces: [UInt8]?
         var children: [CallbackField] = []
+
+        init(name: ArraySlice<UInt8>) {
+            self.name = name
+        }
+
+        /// Text beside child elements is never read (an element with children is a list), so
+        /// the whitespace between them is not kept.
+        mutating func append(_ range: Range<Int>, of bytes: [UInt8]) {
+            guard !range.isEmpty, children.isEmpty else { return }
+            if pieces != nil {
+                pieces! += bytes[range]
+            } else if let current = run {
+                pieces = Array(bytes[current]) + bytes[range]
+                run = nil
+            } else {
+                run = range
+            }
+        }
+
+        mutating func append(decoded: some Collection<UInt8>, of bytes: [UInt8]) {
+            guard children.isEmpty else { return }
+            if pieces == nil { pieces = run.map { Array(bytes[$0]) } ?? [] }
+            run = nil
+            pieces! += decoded
+        }
     }
 
+    private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+    private static let piEnd: [UInt8] = Array("?>".utf8)
+    private static let commentStart: [UInt8] = Array("<!--".utf8)
+    private static let commentEnd: [UInt8] = Array("-->".utf8)
+    private static let cdataStart: [UInt8] = Array("<![CDATA[".utf8)
+    private static let cdataEnd: [UInt8] = Array("]]>".utf8)
+    private static let selfClose: [UInt8] = Array("/>".utf8)
+    private static let piStart: [UInt8] = Array("<?".utf8)
+
     mutating func parse() throws(CallbackXMLError) -> [CallbackField] {
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+        if bytes.starts(with: Self.bom) { position = 3 }
         var stack: [Frame] = []
         var root: [CallbackField]?
         while position < bytes.count {
@@ -36,23 +74,23 @@ struct CallbackXMLScanner {
                     guard isSpace(byte) else { throw fail("text outside the root element") }
                     position += 1
                 } else {
-                    try readText(into: &stack[stack.count - 1].text)
+                    try readText(into: &stack[stack.count - 1])
                 }
                 continue
             }
             guard position + 1 < bytes.count else { throw fail("unexpected end") }
             switch bytes[position + 1] {
             case UInt8(ascii: "?"):
-                try skip(past: Array("?>".utf8), what: "processing instruction")
+                try skip(past: Self.piEnd, what: "processing instruction")
             case UInt8(ascii: "!"):
-                if matches("<!--") {
-                    try skip(past: Array("-->".utf8), what: "comment")
-                } else if matches("<![CDATA[") {
+                if matches(Self.commentStart) {
+                    try skip(past: Self.commentEnd, what: "comment")
+                } else if matches(Self.cdataStart) {
                     guard !stack.isEmpty else { throw fail("CDATA outside the root element") }
                     position += 9
                     let start = position
-                    guard let end = find(Array("]]>".utf8)) else { throw fail("unterminated CDATA section") }
-                    stack[stack.count - 1].text += bytes[start..<end]
+                    guard let end = find(Self.cdataEnd) else { throw fail("unterminated CDATA section") }
+                    stack[stack.count - 1].append(start..<end, of: bytes)
                     position = end + 3
                 } else {
                     throw .forbiddenMarkup
@@ -107,17 +145,17 @@ struct CallbackXMLScanner {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
-    private func matches(_ literal: String) -> Bool {
-        let pattern = Array(literal.utf8)
-        guard position + pattern.count <= bytes.count else { return false }
-        return bytes[position..<(position + pattern.count)].elementsEqual(pattern)
+    private func matches(_ pattern: [UInt8], at index: Int? = nil) -> Bool {
+        let start = index ?? position
+        guard start + pattern.count <= bytes.count else { return false }
+        for offset in 0..<pattern.count where bytes[start + offset] != pattern[offset] { return false }
+        return true
     }
 
     private func find(_ pattern: [UInt8]) -> Int? {
-        guard pattern.count <= bytes.count else { return nil }
         var index = position
         while index + pattern.count <= bytes.count {
-            if bytes[index] == pattern[0] && bytes[index..<(index + pattern.count)].elementsEqual(pattern) { return index }
+            if bytes[index] == pattern[0] && matches(pattern, at: index) { return index }
             index += 1
         }
         return nil
@@ -159,7 +197,7 @@ struct CallbackXMLScanner {
                 position += 1
                 return false
             }
-            if matches("/>") {
+            if matches(Self.selfClose) {
                 position += 2
                 return true
             }
@@ -183,15 +221,15 @@ struct CallbackXMLScanner {
     }
 
     /// Reads character data up to the next `<`, decoding entity and character references.
-    private mutating func readText(into text: inout [UInt8]) throws(CallbackXMLError) {
+    private mutating func readText(into frame: inout Frame) throws(CallbackXMLError) {
         while position < bytes.count, bytes[position] != UInt8(ascii: "<") {
             if bytes[position] != UInt8(ascii: "&") {
-                // Copy a whole run at once: per-byte appends were most of the scanner's cost.
+                // A whole run at once: per-byte appends were most of the scanner's cost.
                 let start = position
                 while position < bytes.count, bytes[position] != UInt8(ascii: "<"), bytes[position] != UInt8(ascii: "&") {
                     position += 1
                 }
-                text += bytes[start..<position]
+                frame.append(start..<position, of: bytes)
                 continue
             }
             guard let semicolon = bytes[position...].prefix(12).firstIndex(of: UInt8(ascii: ";")) else {
@@ -200,16 +238,16 @@ struct CallbackXMLScanner {
             let entity = bytes[(position + 1)..<semicolon]
             position = semicolon + 1
             switch String(decoding: entity, as: UTF8.self) {
-            case "lt": text.append(UInt8(ascii: "<"))
-            case "gt": text.append(UInt8(ascii: ">"))
-            case "amp": text.append(UInt8(ascii: "&"))
-            case "quot": text.append(UInt8(ascii: "\""))
-            case "apos": text.append(UInt8(ascii: "'"))
+            case "lt": frame.append(decoded: CollectionOfOne(UInt8(ascii: "<")), of: bytes)
+            case "gt": frame.append(decoded: CollectionOfOne(UInt8(ascii: ">")), of: bytes)
+            case "amp": frame.append(decoded: CollectionOfOne(UInt8(ascii: "&")), of: bytes)
+            case "quot": frame.append(decoded: CollectionOfOne(UInt8(ascii: "\"")), of: bytes)
+            case "apos": frame.append(decoded: CollectionOfOne(UInt8(ascii: "'")), of: bytes)
             case let reference where reference.hasPrefix("#"):
                 let digits = reference.dropFirst()
                 let value = digits.hasPrefix("x") ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
                 guard let value, value != 0, let scalar = Unicode.Scalar(value) else { throw fail("invalid character reference") }
-                text += Array(String(Character(scalar)).utf8)
+                frame.append(decoded: Array(String(Character(scalar)).utf8), of: bytes)
             default:
                 throw fail("unknown entity &\(String(decoding: entity, as: UTF8.self));")
             }
@@ -219,14 +257,25 @@ struct CallbackXMLScanner {
     private func finish(_ frame: Frame) throws(CallbackXMLError) -> CallbackField {
         guard let name = String(validating: frame.name, as: UTF8.self) else { throw fail("element name is not UTF-8") }
         if !frame.children.isEmpty { return CallbackField(name: name, value: .children(frame.children)) }
-        var start = frame.text.startIndex
-        var end = frame.text.endIndex
-        while start < end, isSpace(frame.text[start]) { start += 1 }
-        while end > start, isSpace(frame.text[end - 1]) { end -= 1 }
-        guard let text = String(validating: frame.text[start..<end], as: UTF8.self) else {
-            throw fail("element \(name) is not valid UTF-8")
+        let text: String?
+        if let pieces = frame.pieces {
+            text = trimmedText(pieces[...])
+        } else if let run = frame.run {
+            text = trimmedText(bytes[run])
+        } else {
+            text = ""
         }
+        guard let text else { throw fail("element \(name) is not valid UTF-8") }
         return CallbackField(name: name, value: .text(text))
+    }
+
+    /// The text without surrounding XML whitespace; nil when it is not UTF-8.
+    private func trimmedText(_ raw: ArraySlice<UInt8>) -> String? {
+        var start = raw.startIndex
+        var end = raw.endIndex
+        while start < end, isSpace(raw[start]) { start += 1 }
+        while end > start, isSpace(raw[end - 1]) { end -= 1 }
+        return String(validating: raw[start..<end], as: UTF8.self)
     }
 
     /// After the root closes only whitespace, comments and processing instructions may follow.
@@ -234,10 +283,10 @@ struct CallbackXMLScanner {
         while position < bytes.count {
             if isSpace(bytes[position]) {
                 position += 1
-            } else if matches("<!--") {
-                try skip(past: Array("-->".utf8), what: "comment")
-            } else if matches("<?") {
-                try skip(past: Array("?>".utf8), what: "processing instruction")
+            } else if matches(Self.commentStart) {
+                try skip(past: Self.commentEnd, what: "comment")
+            } else if matches(Self.piStart) {
+                try skip(past: Self.piEnd, what: "processing instruction")
             } else {
                 throw fail("content after the root element")
             }
