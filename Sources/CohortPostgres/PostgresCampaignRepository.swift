@@ -367,7 +367,8 @@ public struct PostgresCampaignRepository: CampaignRepository {
         // never resolve (and re-send) the same one; rows another claim holds are skipped.
         let prefix = store.lockName(PostgresInstancePresence.lockPrefix)
         var binds = Self.binds([corpID, instance, prefix], campaign: campaign)
-        binds.append(abandonAfter)
+        // The dispatchers' clock, as `call_started_at` is (instances are NTP-synchronised).
+        binds.append(Int64(Date().timeIntervalSince1970) - abandonAfter)
         return try await store.transaction { connection in
             var claimed: [Int64] = []
             for try await id in try await connection.query(
@@ -377,7 +378,7 @@ public struct PostgresCampaignRepository: CampaignRepository {
                             SELECT t.id FROM campaign_tasks t
                             WHERE t.corp_id = $1 AND t.state = 'calling' AND ($4::text IS NULL OR t.campaign = $4)
                                 AND (t.claimed_by IS NULL OR t.claimed_by = $2
-                                    OR CASE WHEN coalesce(t.call_started_at, 0) > extract(epoch FROM clock_timestamp())::bigint - $5
+                                    OR CASE WHEN coalesce(t.call_started_at, 0) > $5
                                         THEN false
                                         WHEN pg_try_advisory_lock(hashtext($3 || t.claimed_by))
                                         THEN pg_advisory_unlock(hashtext($3 || t.claimed_by)) ELSE false END)
@@ -705,7 +706,18 @@ public struct PostgresInstancePresence: Sendable {
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
-                    try await connection.query("SELECT pg_advisory_lock(hashtext(\(name)))", logger: logger)
+                    // Polled, not waited for: a blocking lock call cannot be cancelled, and the
+                    // server may hold a dropped session's lock until it notices the drop.
+                    while true {
+                        var granted = false
+                        for try await value in try await connection.query(
+                            "SELECT pg_try_advisory_lock(hashtext(\(name)))", logger: logger
+                        ).decode(Bool.self) {
+                            granted = value
+                        }
+                        if granted { break }
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
                     everHeld = true
                     signal.yield()
                     do {

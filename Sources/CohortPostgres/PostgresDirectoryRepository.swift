@@ -388,9 +388,13 @@ public struct PostgresDirectoryRepository: DirectoryRepository {
     /// COMMITTED does not re-check under a row lock: two instances ending a customer's last two
     /// relations, or one adding while another ends, would otherwise each see the other's relation.
     private func lockCustomer(_ externalUserID: String, _ connection: PostgresConnection) async throws {
+        // The two-key form: its keys never equal the one-key locks of instances and jobs.
         let name = store.lockName("customer." + corpID + "." + externalUserID)
-        try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(name)))", logger: logger)
+        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.customerLockSpace), hashtext(\(name)))", logger: logger)
     }
+
+    /// The first key of per-customer locks ("cu" in ASCII).
+    static let customerLockSpace: Int32 = 0x6375
 
     /// How many rows a statement ending in `RETURNING 1` touched.
     private func count(_ query: PostgresQuery, _ connection: PostgresConnection) async throws -> Int {

@@ -402,7 +402,7 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
             let dropped = try await store.client.affectedRows(
                 """
                 DELETE FROM platform_ops WHERE corp_id = \(corpID) AND kind = 'mark_tag' AND status = 'pending'
-                    AND target = ANY(\(batch.map(\.target)))
+                    AND target = ANY(\(batch.map(\.target))) AND (leased_until IS NULL OR leased_until <= \(now))
                 RETURNING 1
                 """, logger: logger)
             totals.dropped += dropped

@@ -75,7 +75,10 @@ public final class PostgresStore: Service, Sendable {
                 // fresh database do not race, and a role without CREATE on the database can run
                 // in a schema an administrator made for it.
                 var exists = false
-                for try await _ in try await connection.query("SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: self.logger) {
+                // Unquoted, the name folds to lower case, as every statement here writes it.
+                for try await _ in try await connection.query(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = lower(\(schema))", logger: self.logger)
+                {
                     exists = true
                 }
                 if !exists { try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: self.logger) }
@@ -187,10 +190,20 @@ extension PostgresConnection {
     }
 
     /// Throws when the session is gone: a closed connection is not queried (postgres-nio would
-    /// wait on it for ever).
-    func checkAlive(logger: Logger) async throws {
+    /// wait on it for ever), and one that does not answer within `timeout` (a network cut with
+    /// no reset) is closed, which ends the query too.
+    func checkAlive(logger: Logger, timeout: Duration = .seconds(10)) async throws {
         guard !isClosed else { throw StoreFailure("the database session closed") }
-        try await query("SELECT 1", logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.query("SELECT 1", logger: logger) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                try? await self.close()
+                throw StoreFailure("the database session did not answer within \(timeout)")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }
 

@@ -98,11 +98,14 @@ public struct CampaignDispatcher: Sendable {
                             stopped.insert(task.campaign)
                             continue
                         case .skip:
-                            try await ledger.skipRemaining(
-                                task.campaign, reason: ExclusionReason.quietHours.rawValue, detail: "quiet hours began before its task was created",
-                                at: seconds)
-                            try await ledger.setState(
+                            // The state first: a campaign paused meanwhile keeps its recipients.
+                            if try await ledger.setState(
                                 task.campaign, .dispatched, from: [.dispatching], reason: "quiet hours began; the rest was skipped", at: seconds)
+                            {
+                                try await ledger.skipRemaining(
+                                    task.campaign, reason: ExclusionReason.quietHours.rawValue,
+                                    detail: "quiet hours began before its task was created", at: seconds)
+                            }
                             stopped.insert(task.campaign)
                             continue
                         }

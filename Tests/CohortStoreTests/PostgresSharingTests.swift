@@ -2,6 +2,7 @@ import CohortCore
 import CohortPostgres
 import CohortTesting
 import Foundation
+import Logging
 import PostgresNIO
 import Synchronization
 import Testing
@@ -164,6 +165,21 @@ struct PostgresSharingTests {
                 #expect(after != nil && after != before, "the presence is held again, on a new session")
             }
             #expect(try await Self.holder(of: name, in: store) == nil, "released when the instance stops")
+        }
+    }
+
+    @Test func aSchemaNamedInMixedCaseMigratesOnEveryStart() async throws {
+        let url = try #require(StoreBackend.postgresURL)
+        let schema = "Test_Mixed_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(8)
+        let store = try PostgresStore(url: url, schema: schema, maximumConnections: 2, logger: Logger(label: "test"))
+        try await store.withRunning { store in
+            try await store.migrate()
+            let applied = try await store.appliedMigrations()
+            // A second start finds the schema the first made (unquoted names fold to lower case).
+            try await store.migrate()
+            #expect(try await store.appliedMigrations() == applied)
+            #expect(!applied.isEmpty)
+            try await store.dropSchema()
         }
     }
 

@@ -175,6 +175,9 @@ public struct GradingPopulation: Sendable {
 
     /// Adds a relation with its platform tags and stored assignments (kept whole).
     public mutating func appendRelation(_ relation: GradingRelation, tagIDs: [String] = [], assignments: [TagAssignment] = []) {
+        var relation = relation
+        relation.tags = 0..<0
+        relation.assigned = 0..<0
         relations.append(relation)
         for id in tagIDs { appendTag(id, to: relations.count - 1) }
         for assignment in assignments { appendAssignment(assignment, to: relations.count - 1, keepingDetails: true) }
