@@ -407,8 +407,7 @@ public struct PostgresCampaignRepository: CampaignRepository {
         return try await store.transaction { connection in
             // The claim: only a pending task moves, and one another dispatcher is claiming right
             // now is skipped rather than waited for.
-            var claimed = false
-            for try await _ in try await connection.query(
+            let claimed = try await connection.affectedRows(
                 """
                 UPDATE campaign_tasks SET state = 'calling', call_started_at = \(at), attempts = attempts + 1, claimed_by = \(instance)
                 WHERE id = (
@@ -418,10 +417,7 @@ public struct PostgresCampaignRepository: CampaignRepository {
                     FOR UPDATE SKIP LOCKED)
                 RETURNING 1
                 """, logger: logger)
-            {
-                claimed = true
-            }
-            guard claimed else { return nil }
+            guard claimed > 0 else { return nil }
             try await connection.query(
                 "UPDATE campaign_recipients SET state = 'queued', updated_at = \(at) WHERE task_id = \(task) AND state = 'planned'",
                 logger: logger)
@@ -708,14 +704,7 @@ public struct PostgresInstancePresence: Sendable {
                 try await store.client.withConnection { connection in
                     // Polled, not waited for: a blocking lock call cannot be cancelled, and the
                     // server may hold a dropped session's lock until it notices the drop.
-                    while true {
-                        var granted = false
-                        for try await value in try await connection.query(
-                            "SELECT pg_try_advisory_lock(hashtext(\(name)))", logger: logger
-                        ).decode(Bool.self) {
-                            granted = value
-                        }
-                        if granted { break }
+                    while try await !connection.tryAdvisoryLock(name, logger: logger) {
                         try await Task.sleep(for: .milliseconds(500))
                     }
                     everHeld = true

@@ -527,13 +527,10 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
             // (the replacement made it due again); either way the lease ends.
             try await connection.query(
                 """
-                UPDATE platform_ops SET leased_until = NULL,
-                    status = CASE WHEN payload = \(op.payload.storedJSON) THEN 'done' ELSE status END,
-                    attempts = CASE WHEN payload = \(op.payload.storedJSON) THEN attempts + 1 ELSE attempts END,
-                    last_error = CASE WHEN payload = \(op.payload.storedJSON) THEN NULL ELSE last_error END,
-                    updated_at = \(now)
-                WHERE id = \(op.id) AND status = 'pending'
+                UPDATE platform_ops SET status = 'done', attempts = attempts + 1, updated_at = \(now), last_error = NULL
+                WHERE id = \(op.id) AND payload = \(op.payload.storedJSON) AND status = 'pending'
                 """, logger: logger)
+            try await Self.endLease(op, connection, logger: logger)
             // The mirror learns the write at once, so the next run does not see it as missing.
             var live = false
             for try await _ in try await connection.query(
@@ -566,18 +563,31 @@ public struct PostgresGradingRepository: GradingRepository, PlatformOpRepository
     public func fail(_ op: PlatformOp, error: String, retryAt: Date?, at time: Date) async throws {
         let now = StoreTime.millis(time)
         let payload = op.payload.storedJSON
+        let logger = self.logger
         // A write replaced while in flight is a new write: the old one's failure neither fails
         // nor delays it; only the lease ends.
-        try await store.client.query(
-            """
-            UPDATE platform_ops SET leased_until = NULL, updated_at = \(now),
-                status = CASE WHEN payload = \(payload) AND \(retryAt == nil) THEN 'failed' ELSE status END,
-                attempts = CASE WHEN payload = \(payload) THEN attempts + 1 ELSE attempts END,
-                next_attempt_at = CASE WHEN payload = \(payload) AND \(retryAt != nil) THEN \(retryAt.map(StoreTime.millis) ?? now)
-                    ELSE next_attempt_at END,
-                last_error = CASE WHEN payload = \(payload) THEN \(error) ELSE last_error END
-            WHERE id = \(op.id) AND status = 'pending'
-            """, logger: logger)
+        try await store.transaction { connection in
+            if let retryAt {
+                try await connection.query(
+                    """
+                    UPDATE platform_ops SET attempts = attempts + 1, next_attempt_at = \(StoreTime.millis(retryAt)), updated_at = \(now),
+                        last_error = \(error)
+                    WHERE id = \(op.id) AND payload = \(payload) AND status = 'pending'
+                    """, logger: logger)
+            } else {
+                try await connection.query(
+                    """
+                    UPDATE platform_ops SET status = 'failed', attempts = attempts + 1, updated_at = \(now), last_error = \(error)
+                    WHERE id = \(op.id) AND payload = \(payload) AND status = 'pending'
+                    """, logger: logger)
+            }
+            try await Self.endLease(op, connection, logger: logger)
+        }
+    }
+
+    /// The claim on a write ends once its call is recorded, whatever became of the row.
+    private static func endLease(_ op: PlatformOp, _ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("UPDATE platform_ops SET leased_until = NULL WHERE id = \(op.id)", logger: logger)
     }
 
     public func counts() async throws -> PlatformOpCounts {

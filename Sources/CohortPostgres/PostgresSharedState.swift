@@ -104,11 +104,7 @@ public struct PostgresJobLock: JobLock {
         let name = store.lockName("job." + job)
         let checkEvery = self.checkEvery
         return try await store.client.withConnection { connection in
-            var acquired = false
-            for try await granted in try await connection.query("SELECT pg_try_advisory_lock(hashtext(\(name)))", logger: logger).decode(Bool.self) {
-                acquired = granted
-            }
-            guard acquired else { return false }
+            guard try await connection.tryAdvisoryLock(name, logger: logger) else { return false }
             do {
                 // The group awaits both tasks before it returns, so `body` never outlives this call.
                 try await withoutActuallyEscaping(body) { body in

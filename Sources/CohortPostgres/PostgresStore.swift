@@ -179,6 +179,14 @@ extension PostgresConnection {
         try await countRows(self.query(query, logger: logger))
     }
 
+    /// Takes the session advisory lock `name` if nobody holds it; false when somebody does.
+    func tryAdvisoryLock(_ name: String, logger: Logger) async throws -> Bool {
+        for try await granted in try await query("SELECT pg_try_advisory_lock(hashtext(\(name)))", logger: logger).decode(Bool.self) {
+            return granted
+        }
+        return false
+    }
+
     /// Releases a session advisory lock taken on this connection, from a task of its own: the
     /// caller may be cancelled (its holder is shutting down), and the release must still reach
     /// the server before the connection goes back to the pool, or the pooled session would keep

@@ -289,11 +289,12 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         let states = from.map(\.rawValue).sorted()
         return try await writer.write { db in
             let finished: Int64? = state == .completed || state == .cancelled ? at : nil
+            let arguments: StatementArguments = [state.rawValue, reason, finished, at, corpID, name]
             try db.execute(
                 sql: """
                     UPDATE campaigns SET state = ?, paused_reason = ?, finished_at = coalesce(?, finished_at), updated_at = ?
                     WHERE corp_id = ? AND name = ? AND state IN (\(states.map { _ in "?" }.joined(separator: ",")))
-                    """, arguments: StatementArguments([state.rawValue, reason, finished, at, corpID, name] as [(any DatabaseValueConvertible)?]) + StatementArguments(states))
+                    """, arguments: arguments + StatementArguments(states))
             return db.changesCount > 0
         }
     }
