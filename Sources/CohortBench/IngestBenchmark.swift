@@ -97,9 +97,9 @@ struct IngestBenchmark: AsyncParsableCommand {
             for port in ports { bases.append("http://127.0.0.1:\(try await port.wait())") }
             if let store = services.first as? PostgresStore { try await store.migrate() }
             progress("servers on \(bases.joined(separator: ", ")); trivial route for \(duration)s")
-            let trivial = try runWrk(urls: bases.map { $0 + "/healthz" }, script: nil, bodies: nil)
+            let trivial = try await waitForWrk(urls: bases.map { $0 + "/healthz" }, script: nil, bodies: nil)
             progress("ingest for \(duration)s")
-            let ingest = try runWrk(urls: bases.map { $0 + "/wecom/callback" }, script: script, bodies: bodies)
+            let ingest = try await waitForWrk(urls: bases.map { $0 + "/wecom/callback" }, script: script, bodies: bodies)
             // Let the processor settle, then count what is durable.
             try await Task.sleep(for: .milliseconds(200))
             let counts = try await instanceDependencies[0].inbox.counts()
@@ -155,6 +155,16 @@ struct IngestBenchmark: AsyncParsableCommand {
         var errors: Int
         var loadgenCPUShare: Double
         var serverCPUShare: Double
+    }
+
+    /// Waits for wrk on a thread of its own. Waiting on a pool thread would take one of the two
+    /// threads the server's async work runs on away for the whole phase.
+    private func waitForWrk(urls: [String], script: URL?, bodies: [URL]?) async throws -> WrkResult {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try runWrk(urls: urls, script: script, bodies: bodies) })
+            }
+        }
     }
 
     /// Runs one wrk per URL at once (the connections split between them) and adds up what they

@@ -264,7 +264,7 @@ public enum CohortApplication {
 
         var services: [any Service] = dependencies.runsInboxProcessor ? [processor] : []
         if let database = dependencies.database {
-            services.append(CheckpointService(database: database, interval: .milliseconds(200), logger: logger))
+            services.append(CheckpointService(database: database, logger: logger))
         }
         if let writer = dependencies.tagWriter {
             services.append(TagWriterService(writer: writer, interval: .seconds(5), logger: logger))

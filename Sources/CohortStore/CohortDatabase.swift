@@ -91,15 +91,13 @@ public final class CohortDatabase: Sendable {
     }
 
     /// Copies committed WAL pages into the database file without blocking the writer (a
-    /// PASSIVE checkpoint on the dedicated connection). Returns the WAL frames still to copy.
+    /// PASSIVE checkpoint on the dedicated connection).
     @discardableResult
-    public func checkpoint() async throws -> Int {
-        guard let connection = checkpointConnection else { return 0 }
+    public func checkpoint() async throws -> WALCheckpoint {
+        guard let connection = checkpointConnection else { return WALCheckpoint(frames: 0, copied: 0) }
         return try await connection.writeWithoutTransaction { db in
             let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
-            let logged: Int = row?[1] ?? 0
-            let copied: Int = row?[2] ?? 0
-            return max(0, logged - copied)
+            return WALCheckpoint(frames: row?[1] ?? 0, copied: row?[2] ?? 0)
         }
     }
 
@@ -115,3 +113,18 @@ public final class CohortDatabase: Sendable {
     }
 }
 
+
+/// What a WAL checkpoint found: the frames in the log and how many of them are now in the
+/// database file.
+public struct WALCheckpoint: Sendable, Equatable {
+    public var frames: Int
+    public var copied: Int
+
+    public init(frames: Int, copied: Int) {
+        self.frames = frames
+        self.copied = copied
+    }
+
+    /// Frames still to copy.
+    public var remaining: Int { max(0, frames - copied) }
+}

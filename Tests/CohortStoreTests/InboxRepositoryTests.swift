@@ -175,4 +175,25 @@ struct SQLiteInboxCommitterTests {
         #expect(statistics.events == 500)
         #expect(statistics.commits < 500)
     }
+
+    @Test func aLoneEventIsCommittedWhenItsGatherWindowEndsAndAFullTargetAtOnce() async throws {
+        let database = try CohortDatabase()
+        let clock = ContinuousClock()
+        let slow = SQLiteInboxCommitter(database: database, gatherWindow: .milliseconds(200), gatherTarget: 4)
+        var started = clock.now
+        _ = try await slow.store(InboxRepositoryTests.event("lone"))
+        #expect(clock.now - started >= .milliseconds(200))
+        #expect(clock.now - started < .seconds(5))
+
+        // Four waiting events reach the target: one commit, long before the window ends.
+        let fast = SQLiteInboxCommitter(database: database, gatherWindow: .seconds(30), gatherTarget: 4)
+        started = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<4 { group.addTask { _ = try await fast.store(InboxRepositoryTests.event("target\(index)")) } }
+            try await group.waitForAll()
+        }
+        #expect(clock.now - started < .seconds(10))
+        #expect(fast.statistics.commits == 1)
+        #expect(fast.statistics.events == 4)
+    }
 }

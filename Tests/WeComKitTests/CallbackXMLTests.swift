@@ -63,6 +63,19 @@ struct CallbackXMLTests {
         #expect(CallbackReceiver.dedupKey(ab) != CallbackReceiver.dedupKey(ba))
     }
 
+    /// Stored events carry their key: a retry arriving after an upgrade must compute the same
+    /// one, so the canonical form may never change. The value is from the first release.
+    @Test func theDedupKeyOfAnEventNeverChangesAcrossReleases() {
+        let fields = CallbackFields([
+            CallbackField("ToUserName", "ww1"), CallbackField("FromUserName", "sys"), CallbackField("CreateTime", "1700000000"),
+            CallbackField("MsgType", "event"), CallbackField("Event", "change_external_chat"), CallbackField("ChangeType", "update"),
+            CallbackField("ChatId", "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"), CallbackField("UpdateDetail", "add_member"),
+            CallbackField(name: "MemChangeList", value: .children([CallbackField("Item", "wmA"), CallbackField("Item", "张三")])),
+            CallbackField("Note", "b"), CallbackField("Note", "a"),
+        ])
+        #expect(CallbackReceiver.dedupKey(fields) == "269ade2dbbf371d68d7317e609a7fb5cf2386c962b7e17b3a52ff1a5d735743f")
+    }
+
     @Test func renderEscapesCDATATerminatorsAndRoundTrips() throws {
         let fields = CallbackFields([CallbackField("State", "a]]>b<c>&"), CallbackField("CreateTime", "17")])
         let xml = CallbackXML.render(fields)

@@ -83,33 +83,51 @@ public struct CallbackFields: Sendable, Hashable, Codable {
     /// or CDATA use, and events that differ in any field produce different strings. The
     /// deduplication key is a digest of this string.
     public var canonicalForm: String {
-        var out = ""
+        String(decoding: canonicalBytes, as: UTF8.self)
+    }
+
+    /// ``canonicalForm`` as UTF-8 bytes, built without intermediate strings: the webhook
+    /// digests it for every delivery.
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         Self.appendCanonical(fields, to: &out)
         return out
     }
 
-    private static func appendCanonical(_ fields: [CallbackField], to out: inout String) {
-        let sorted = fields.enumerated().sorted { lhs, rhs in
-            lhs.element.name == rhs.element.name ? lhs.offset < rhs.offset : lhs.element.name < rhs.element.name
+    private static func appendCanonical(_ fields: [CallbackField], to out: inout [UInt8]) {
+        // Insertion sort of positions: stable, and no allocation beyond the index list for the
+        // ten or so elements a message has. Names compare as Strings, the order keys were
+        // first stored in.
+        var order = Array(fields.indices)
+        for position in order.indices.dropFirst() {
+            let moving = order[position]
+            var slot = position
+            while slot > 0, fields[moving].name < fields[order[slot - 1]].name {
+                order[slot] = order[slot - 1]
+                slot -= 1
+            }
+            order[slot] = moving
         }
-        for (_, field) in sorted {
-            out += field.name
+        for index in order {
+            let field = fields[index]
+            out.append(contentsOf: field.name.utf8)
             switch field.value {
             case .text(let text):
                 // U+001F and U+001E are not allowed in XML 1.0 text, so they cannot be forged.
-                out += "\u{1F}"
-                out += text
+                out.append(0x1F)
+                out.append(contentsOf: text.utf8)
             case .children(let children):
-                out += "\u{1D}"
+                out.append(0x1D)
                 // Children keep document order: MemChangeList order is part of the event.
                 for child in children {
-                    out += child.name
-                    out += "\u{1F}"
-                    if case .text(let text) = child.value { out += text } else { appendCanonical([child], to: &out) }
-                    out += "\u{1C}"
+                    out.append(contentsOf: child.name.utf8)
+                    out.append(0x1F)
+                    if case .text(let text) = child.value { out.append(contentsOf: text.utf8) } else { appendCanonical([child], to: &out) }
+                    out.append(0x1C)
                 }
             }
-            out += "\u{1E}"
+            out.append(0x1E)
         }
     }
 }

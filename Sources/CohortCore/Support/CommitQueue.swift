@@ -32,6 +32,7 @@ public final class CommitQueue<Item: Sendable, Outcome: Sendable>: Sendable {
     fileprivate struct Waiting: Sendable {
         var item: Item
         var continuation: CheckedContinuation<Outcome, any Error>
+        var since: ContinuousClock.Instant
     }
 
     private struct State {
@@ -53,13 +54,18 @@ public final class CommitQueue<Item: Sendable, Outcome: Sendable>: Sendable {
     public func submit(_ item: Item, startDrain: @Sendable () -> Void) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
             let start = state.withLock { state -> Bool in
-                state.waiting.append(Waiting(item: item, continuation: continuation))
+                state.waiting.append(Waiting(item: item, continuation: continuation, since: .now))
                 guard !state.draining else { return false }
                 state.draining = true
                 return true
             }
             if start { startDrain() }
         }
+    }
+
+    /// How many items wait, and since when the oldest of them has.
+    public var waiting: (count: Int, oldestSince: ContinuousClock.Instant?) {
+        state.withLock { ($0.waiting.count, $0.waiting.first?.since) }
     }
 
     /// The next items to commit, oldest first, at most `maxBatch`; nil when nothing is waiting,

@@ -56,10 +56,10 @@ public enum CallbackPlaintext {
         guard length <= content.count - 20 else { throw .invalidLengthField }
         let messageStart = base + 20
         let messageEnd = messageStart + length
-        guard let receive = String(validating: content[messageEnd...], as: UTF8.self), receive == receiveID else {
+        guard let receive = utf8Text(content[messageEnd...]), receive == receiveID else {
             throw .receiveIDMismatch
         }
-        guard let message = String(validating: content[messageStart..<messageEnd], as: UTF8.self) else {
+        guard let message = utf8Text(content[messageStart..<messageEnd]) else {
             throw .invalidUTF8
         }
         return message

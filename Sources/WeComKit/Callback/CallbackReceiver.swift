@@ -20,22 +20,72 @@ public struct CallbackQuery: Sendable, Hashable {
     /// `%2B`, and a form-style second decode would turn a literal `+` into a space and break the
     /// signature (platform spec 9.4).
     public init(rawQuery: String) {
-        var values: [String: String] = [:]
-        for pair in rawQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = Self.percentDecoded(parts[0]), values[name] == nil else { continue }
-            values[name] = parts.count > 1 ? Self.percentDecoded(parts[1]) : ""
+        self.init(msgSignature: nil, timestamp: nil, nonce: nil)
+        var rawQuery = rawQuery
+        rawQuery.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "&") { end += 1 }
+                if end > start { take(UnsafeBufferPointer(rebasing: bytes[start..<end])) }
+                start = end + 1
+            }
         }
-        self.init(
-            msgSignature: values["msg_signature"], timestamp: values["timestamp"], nonce: values["nonce"],
-            echostr: values["echostr"])
+    }
+
+    /// Sets the parameter of one `name=value` pair unless an earlier pair set it: the first
+    /// occurrence wins. Only the four names Cohort reads are decoded at all.
+    private mutating func take(_ pair: UnsafeBufferPointer<UInt8>) {
+        let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.count
+        guard let name = Self.parameter(UnsafeBufferPointer(rebasing: pair[..<equals])) else { return }
+        let value: String?
+        if equals < pair.count {
+            value = Self.percentDecoded(UnsafeBufferPointer(rebasing: pair[(equals + 1)...]))
+        } else {
+            value = ""
+        }
+        switch name {
+        case .msgSignature: if msgSignature == nil { msgSignature = value }
+        case .timestamp: if timestamp == nil { timestamp = value }
+        case .nonce: if nonce == nil { nonce = value }
+        case .echostr: if echostr == nil { echostr = value }
+        }
+    }
+
+    private enum Parameter: CaseIterable {
+        case msgSignature, timestamp, nonce, echostr
+
+        var name: [UInt8] {
+            switch self {
+            case .msgSignature: Self.msgSignatureName
+            case .timestamp: Self.timestampName
+            case .nonce: Self.nonceName
+            case .echostr: Self.echostrName
+            }
+        }
+
+        static let msgSignatureName = Array("msg_signature".utf8)
+        static let timestampName = Array("timestamp".utf8)
+        static let nonceName = Array("nonce".utf8)
+        static let echostrName = Array("echostr".utf8)
+    }
+
+    /// Which of the four parameters a raw (possibly percent-encoded) name is, if any.
+    private static func parameter(_ raw: UnsafeBufferPointer<UInt8>) -> Parameter? {
+        if raw.contains(UInt8(ascii: "%")) {
+            guard let decoded = percentDecoded(raw) else { return nil }
+            return Parameter.allCases.first { $0.name.elementsEqual(decoded.utf8) }
+        }
+        return Parameter.allCases.first { $0.name.elementsEqual(raw) }
     }
 }
 
 extension CallbackQuery {
     /// Decodes `%XX` escapes once; `nil` for a malformed escape or invalid UTF-8. Byte-level
     /// because Foundation's `removingPercentEncoding` was a tenth of the webhook's CPU.
-    static func percentDecoded(_ raw: Substring.UTF8View.SubSequence) -> String? {
+    static func percentDecoded(_ raw: UnsafeBufferPointer<UInt8>) -> String? {
+        // Most values (hex signatures, digits) have no escape: one copy, no byte loop.
+        guard raw.contains(UInt8(ascii: "%")) else { return utf8Text(raw) }
         func hexValue(_ byte: UInt8) -> UInt8? {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
@@ -46,22 +96,19 @@ extension CallbackQuery {
         }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
-        var index = raw.startIndex
-        while index < raw.endIndex {
+        var index = 0
+        while index < raw.count {
             let byte = raw[index]
             if byte == UInt8(ascii: "%") {
-                let high = raw.index(after: index)
-                guard high < raw.endIndex else { return nil }
-                let low = raw.index(after: high)
-                guard low < raw.endIndex, let h = hexValue(raw[high]), let l = hexValue(raw[low]) else { return nil }
+                guard index + 2 < raw.count, let h = hexValue(raw[index + 1]), let l = hexValue(raw[index + 2]) else { return nil }
                 out.append(h << 4 | l)
-                index = raw.index(after: low)
+                index += 3
             } else {
                 out.append(byte)
-                index = raw.index(after: index)
+                index += 1
             }
         }
-        return String(validating: out, as: UTF8.self)
+        return utf8Text(out)
     }
 }
 
@@ -144,7 +191,7 @@ public struct CallbackReceiver: Sendable {
 
     /// SHA-256 (hex) of the fields' canonical form.
     public static func dedupKey(_ fields: CallbackFields) -> String {
-        hex(SHA256.hash(data: Array(fields.canonicalForm.utf8)))
+        hex(SHA256.hash(data: fields.canonicalBytes))
     }
 }
 

@@ -255,7 +255,7 @@ struct CallbackXMLScanner {
     }
 
     private func finish(_ frame: Frame) throws(CallbackXMLError) -> CallbackField {
-        guard let name = String(validating: frame.name, as: UTF8.self) else { throw fail("element name is not UTF-8") }
+        guard let name = utf8Text(frame.name) else { throw fail("element name is not UTF-8") }
         if !frame.children.isEmpty { return CallbackField(name: name, value: .children(frame.children)) }
         let text: String?
         if let pieces = frame.pieces {
@@ -275,7 +275,7 @@ struct CallbackXMLScanner {
         var end = raw.endIndex
         while start < end, isSpace(raw[start]) { start += 1 }
         while end > start, isSpace(raw[end - 1]) { end -= 1 }
-        return String(validating: raw[start..<end], as: UTF8.self)
+        return utf8Text(raw[start..<end])
     }
 
     /// After the root closes only whitespace, comments and processing instructions may follow.
