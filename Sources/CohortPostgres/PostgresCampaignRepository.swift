@@ -559,13 +559,16 @@ public struct PostgresCampaignRepository: CampaignRepository {
             """, logger: logger)
     }
 
-    public func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord] {
+    public func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord]? {
         let corpID = self.corpID
         let logger = self.logger
         return try await store.transaction { connection in
-            try await connection.query(
-                "UPDATE campaigns SET state = 'cancelled', finished_at = \(at), updated_at = \(at) WHERE corp_id = \(corpID) AND name = \(name)",
-                logger: logger)
+            let moved = try await connection.affectedRows(
+                """
+                UPDATE campaigns SET state = 'cancelled', finished_at = \(at), updated_at = \(at)
+                WHERE corp_id = \(corpID) AND name = \(name) AND state NOT IN ('cancelled', 'completed') RETURNING 1
+                """, logger: logger)
+            guard moved == 1 else { return nil }
             try await connection.query(
                 """
                 UPDATE campaign_recipients SET state = 'excluded', reason = 'cancelled', detail = 'the campaign was cancelled', updated_at = \(at)

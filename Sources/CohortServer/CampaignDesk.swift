@@ -216,7 +216,9 @@ extension CampaignDesk {
         guard let record = try await ledger.campaign(named: name), record.state != .cancelled, record.state != .completed else {
             throw Refusal(description: "campaign \(name) is not running")
         }
-        let open = try await ledger.cancel(name, at: seconds)
+        guard let open = try await ledger.cancel(name, at: seconds) else {
+            throw Refusal(description: "campaign \(name) finished or was cancelled meanwhile")
+        }
         var result = Cancellation(withdrawn: 0, failures: [])
         for task in open {
             guard let msgid = task.msgid else { continue }

@@ -481,12 +481,16 @@ public struct SQLiteCampaignRepository: CampaignRepository {
         }
     }
 
-    public func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord] {
+    public func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord]? {
         let corpID = self.corpID
         return try await writer.write { db in
             try db.execute(
-                sql: "UPDATE campaigns SET state = 'cancelled', finished_at = ?, updated_at = ? WHERE corp_id = ? AND name = ?",
+                sql: """
+                    UPDATE campaigns SET state = 'cancelled', finished_at = ?, updated_at = ?
+                    WHERE corp_id = ? AND name = ? AND state NOT IN ('cancelled', 'completed')
+                    """,
                 arguments: [at, at, corpID, name])
+            guard db.changesCount == 1 else { return nil }
             try db.execute(
                 sql: """
                     UPDATE campaign_recipients SET state = 'excluded', reason = 'cancelled', detail = 'the campaign was cancelled', updated_at = ?

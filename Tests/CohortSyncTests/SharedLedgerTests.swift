@@ -129,8 +129,9 @@ import WeComSimulator
             #expect(history[due[1].recipients[0]]?.first?.pending == true)
             #expect(history[withdrawn] == nil)
 
-            let cancelled = try await other.cancel("spring", at: 110)
+            let cancelled = try #require(try await other.cancel("spring", at: 110))
             #expect(cancelled.isEmpty, "the created task is final")
+            #expect(try await ledger.cancel("spring", at: 111) == nil, "a second cancel changes nothing")
             let report = try #require(try await ledger.report("spring"))
             #expect(report.state == .cancelled)
             #expect(report.delivered == 1)
@@ -239,6 +240,10 @@ import WeComSimulator
             #expect(try await ledger.campaign(named: "spring")?.state == .paused)
             #expect(try await ledger.setState("spring", .dispatching, from: [.paused], reason: nil, at: 63))
             #expect(try await ledger.markCalling(due[0].id, at: 100) != nil)
+            // A cancel that lost the race to completion leaves the finished campaign alone.
+            #expect(try await other.setState("spring", .completed, from: [.dispatching], reason: nil, at: 101))
+            #expect(try await ledger.cancel("spring", at: 102) == nil)
+            #expect(try await ledger.campaign(named: "spring")?.state == .completed)
         }
     }
 

@@ -308,8 +308,10 @@ public protocol CampaignRepository: Sendable {
     func recordResults(_ task: Int64, _ results: [RecipientResult], final: Bool, at: Int64) async throws
     func recordReminder(_ task: Int64, at: Int64) async throws
     /// Cancels pending tasks (their recipients become excluded `cancelled`); returns created
-    /// tasks whose sender has not sent, for cancel_groupmsg_send.
-    func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord]
+    /// tasks whose sender has not sent, for cancel_groupmsg_send. Compare-and-set: returns nil
+    /// and changes nothing when the campaign is missing, completed or already cancelled, so a
+    /// cancel racing the move to `completed` never marks a finished campaign cancelled.
+    func cancel(_ name: String, at: Int64) async throws -> [CampaignTaskRecord]?
     /// Excludes every recipient not yet handed to the platform with `reason` and drops the
     /// pending tasks, leaving the campaign's state alone (quiet hours that skip).
     func skipRemaining(_ name: String, reason: String, detail: String, at: Int64) async throws
