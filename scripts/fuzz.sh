@@ -23,7 +23,7 @@ sources() {
   case $1 in
     callback) echo "$ROOT"/Sources/CohortCore/*/*.swift "$ROOT"/Sources/CohortCore/*/*/*.swift \
       "$ROOT"/Sources/WeComKit/Callback/CallbackXML.swift "$ROOT"/Sources/WeComKit/Callback/CallbackXMLScanner.swift \
-      "$ROOT"/Sources/WeComKit/Callback/CallbackPlaintext.swift "$ROOT"/scripts/fuzz/FuzzCallback.swift ;;
+      "$ROOT"/Sources/WeComKit/Callback/CallbackPlaintext.swift "$ROOT"/Sources/WeComKit/UTF8Text.swift "$ROOT"/scripts/fuzz/FuzzCallback.swift ;;
     rules) echo "$ROOT"/Sources/CohortCore/*/*.swift "$ROOT"/Sources/CohortCore/*/*/*.swift "$ROOT"/scripts/fuzz/FuzzRules.swift ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
   esac
