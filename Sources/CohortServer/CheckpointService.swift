@@ -15,13 +15,13 @@ struct CheckpointService: Service {
     let logger: Logger
 
     func run() async throws {
-        var last = WALCheckpoint(frames: 0, copied: 0)
+        var lastFrames = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var interval = idleInterval
             do {
-                let now = try await database.checkpoint()
-                if now.frames != last.frames { interval = busyInterval }
-                last = now
+                let frames = try await database.checkpoint().frames
+                if frames != lastFrames { interval = busyInterval }
+                lastFrames = frames
             } catch {
                 logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
             }

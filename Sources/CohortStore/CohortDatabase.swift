@@ -113,18 +113,9 @@ public final class CohortDatabase: Sendable {
     }
 }
 
-
 /// What a WAL checkpoint found: the frames in the log and how many of them are now in the
 /// database file.
 public struct WALCheckpoint: Sendable, Equatable {
     public var frames: Int
     public var copied: Int
-
-    public init(frames: Int, copied: Int) {
-        self.frames = frames
-        self.copied = copied
-    }
-
-    /// Frames still to copy.
-    public var remaining: Int { max(0, frames - copied) }
 }

@@ -60,8 +60,7 @@ public final class SQLiteInboxCommitter: InboxSink, Sendable {
             guard let oldest, count < gatherTarget else { return }
             let left = gatherWindow - (ContinuousClock.now - oldest)
             guard left > .zero else { return }
-            let micros = left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000
-            usleep(UInt32(max(50, min(micros, 200))))
+            usleep(UInt32(max(50, min(left / .microseconds(1), 200))))
         }
     }
 

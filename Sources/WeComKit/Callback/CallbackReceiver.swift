@@ -52,31 +52,22 @@ public struct CallbackQuery: Sendable, Hashable {
         }
     }
 
-    private enum Parameter: CaseIterable {
+    private enum Parameter {
         case msgSignature, timestamp, nonce, echostr
-
-        var name: [UInt8] {
-            switch self {
-            case .msgSignature: Self.msgSignatureName
-            case .timestamp: Self.timestampName
-            case .nonce: Self.nonceName
-            case .echostr: Self.echostrName
-            }
-        }
-
-        static let msgSignatureName = Array("msg_signature".utf8)
-        static let timestampName = Array("timestamp".utf8)
-        static let nonceName = Array("nonce".utf8)
-        static let echostrName = Array("echostr".utf8)
     }
+
+    private static let parameters: [(name: [UInt8], parameter: Parameter)] = [
+        (Array("msg_signature".utf8), .msgSignature), (Array("timestamp".utf8), .timestamp),
+        (Array("nonce".utf8), .nonce), (Array("echostr".utf8), .echostr),
+    ]
 
     /// Which of the four parameters a raw (possibly percent-encoded) name is, if any.
     private static func parameter(_ raw: UnsafeBufferPointer<UInt8>) -> Parameter? {
         if raw.contains(UInt8(ascii: "%")) {
             guard let decoded = percentDecoded(raw) else { return nil }
-            return Parameter.allCases.first { $0.name.elementsEqual(decoded.utf8) }
+            return parameters.first { $0.name.elementsEqual(decoded.utf8) }?.parameter
         }
-        return Parameter.allCases.first { $0.name.elementsEqual(raw) }
+        return parameters.first { $0.name.elementsEqual(raw) }?.parameter
     }
 }
 
