@@ -32,6 +32,12 @@ struct IngestBenchmark: AsyncParsableCommand {
     var postgres: String?
     @Option(help: "Cohort instances in this process, each with its own port and pool, sharing the PostgreSQL inbox.")
     var instances = 1
+    @Option(
+        help: """
+            Directory for the SQLite file (default: a temporary directory). A tmpfs here shows what the \
+            disk's flushes cost the latency tail.
+            """)
+    var databaseDir: String?
 
     func validate() throws {
         guard ["normal", "full"].contains(durability) else { throw ValidationError("--durability is normal or full") }
@@ -62,7 +68,12 @@ struct IngestBenchmark: AsyncParsableCommand {
         settings.secrets.callbackToken = token
         settings.secrets.encodingAESKey = aesKey
         settings.server.port = 0
-        settings.database.path = work.appendingPathComponent("bench.sqlite").path
+        let databaseDirectory = databaseDir.map { URL(fileURLWithPath: $0).appendingPathComponent("cohort-bench-\(UUID().uuidString)") } ?? work
+        if databaseDirectory != work {
+            try FileManager.default.createDirectory(at: databaseDirectory, withIntermediateDirectories: true)
+        }
+        defer { if databaseDirectory != work { try? FileManager.default.removeItem(at: databaseDirectory) } }
+        settings.database.path = databaseDirectory.appendingPathComponent("bench.sqlite").path
         settings.database.durability = durability == "full" ? .full : .normal
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
 
@@ -122,15 +133,20 @@ struct IngestBenchmark: AsyncParsableCommand {
                 "connections": connections,
                 "duration_s": seconds,
                 "durability": durability,
+                "database_dir": postgres == nil ? (databaseDir ?? "temporary") : "",
                 "inbox_processor": !noProcessor,
                 "events_stored": stored,
                 "requests_sent": ingest.requests,
                 "non_2xx_or_errors": ingest.errors,
                 "durable_events_per_s": (ingestRate * 10).rounded() / 10,
                 "ingest_p50_ms": ingest.p50Milliseconds,
+                "ingest_p90_ms": ingest.p90Milliseconds,
                 "ingest_p99_ms": ingest.p99Milliseconds,
+                "ingest_p999_ms": ingest.p999Milliseconds,
+                "ingest_max_ms": ingest.maxMilliseconds,
                 "trivial_requests_per_s": (trivialRate * 10).rounded() / 10,
                 "trivial_p99_ms": trivial.p99Milliseconds,
+                "trivial_p999_ms": trivial.p999Milliseconds,
                 "ingest_vs_trivial": ((ingestRate / trivialRate) * 1000).rounded() / 1000,
                 "loadgen_cpu_share_ingest": (ingest.loadgenCPUShare * 1000).rounded() / 1000,
                 "server_cpu_share_ingest": (ingest.serverCPUShare * 1000).rounded() / 1000,
@@ -151,7 +167,10 @@ struct IngestBenchmark: AsyncParsableCommand {
         var requests: Int
         var seconds: Double
         var p50Milliseconds: Double
+        var p90Milliseconds: Double
         var p99Milliseconds: Double
+        var p999Milliseconds: Double
+        var maxMilliseconds: Double
         var errors: Int
         var loadgenCPUShare: Double
         var serverCPUShare: Double
@@ -211,7 +230,9 @@ struct IngestBenchmark: AsyncParsableCommand {
         let capacity = wall * Double(ProcessInfo.processInfo.activeProcessorCount)
         return WrkResult(
             requests: sum("requests"), seconds: Double(maximum("duration_us")) / 1e6,
-            p50Milliseconds: Double(maximum("p50_us")) / 1000, p99Milliseconds: Double(maximum("p99_us")) / 1000,
+            p50Milliseconds: Double(maximum("p50_us")) / 1000, p90Milliseconds: Double(maximum("p90_us")) / 1000,
+            p99Milliseconds: Double(maximum("p99_us")) / 1000, p999Milliseconds: Double(maximum("p999_us")) / 1000,
+            maxMilliseconds: Double(maximum("max_us")) / 1000,
             errors: sum("errors_status") + sum("errors_connect") + sum("errors_read") + sum("errors_write") + sum("errors_timeout"),
             loadgenCPUShare: (after.children - before.children) / capacity,
             serverCPUShare: (after.own - before.own) / capacity)
@@ -283,8 +304,9 @@ struct IngestBenchmark: AsyncParsableCommand {
 
     static let reportOnly = """
         function done(summary, latency, requests)
-          io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors_status":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,"errors_timeout":%d}\\n',
-            summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), summary.errors.status,
+          io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d,"errors_status":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,"errors_timeout":%d}\\n',
+            summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+            latency:percentile(99.9), latency.max, summary.errors.status,
             summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
         end
         """

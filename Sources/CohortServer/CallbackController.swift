@@ -40,7 +40,10 @@ struct CallbackController: Sendable {
     }
 
     func receive(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+        // The first value only: `headers[name]` joins every value into a new string.
+        if let length = request.headers.first(where: { $0.name == .contentLength }).flatMap({ Int($0.value) }),
+            length > maxBodyBytes
+        {
             return tooLarge(context: context)
         }
         let body: ByteBuffer
