@@ -68,11 +68,10 @@ struct IngestBenchmark: AsyncParsableCommand {
         settings.secrets.callbackToken = token
         settings.secrets.encodingAESKey = aesKey
         settings.server.port = 0
+        // Inside `work` by default; removing it twice then is harmless.
         let databaseDirectory = databaseDir.map { URL(fileURLWithPath: $0).appendingPathComponent("cohort-bench-\(UUID().uuidString)") } ?? work
-        if databaseDirectory != work {
-            try FileManager.default.createDirectory(at: databaseDirectory, withIntermediateDirectories: true)
-        }
-        defer { if databaseDirectory != work { try? FileManager.default.removeItem(at: databaseDirectory) } }
+        try FileManager.default.createDirectory(at: databaseDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: databaseDirectory) }
         settings.database.path = databaseDirectory.appendingPathComponent("bench.sqlite").path
         settings.database.durability = durability == "full" ? .full : .normal
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
