@@ -186,6 +186,18 @@ struct CallbackEndpointTests {
         #expect(try await stored().isEmpty)
     }
 
+    @Test func aDeclaredLengthOver64KiBIs413BeforeTheBodyIsRead() async throws {
+        try await withApp { client in
+            // No body sent: the test client would overwrite the header with the body's length.
+            // Read, the empty body would be a 400; only the declared length makes it a 413.
+            let callback = factory.post(xml: Vectors.addExternalContactXML)
+            try await client.execute(uri: callback.uri, method: .post, headers: [.contentLength: "\(64 * 1024 + 1)"]) { response in
+                #expect(response.status == .contentTooLarge)
+            }
+        }
+        #expect(try await stored().isEmpty)
+    }
+
     @Test(arguments: [HTTPRequest.Method.put, .delete, .patch, .options])
     func otherMethodsOnTheCallbackPathAre405(method: HTTPRequest.Method) async throws {
         try await withApp { client in

@@ -138,6 +138,14 @@ struct CallbackQueryTests {
         #expect(query.msgSignature == "ab")
     }
 
+    @Test func percentEncodedParameterNamesAreRecognised() {
+        let query = CallbackQuery(rawQuery: "msg%5Fsignature=ab&time%73tamp=1&%6Eonce=2&echo%73tr=e")
+        #expect(query.msgSignature == "ab")
+        #expect(query.timestamp == "1")
+        #expect(query.nonce == "2")
+        #expect(query.echostr == "e")
+    }
+
     @Test func malformedEscapesReadAsMissing() {
         #expect(CallbackQuery(rawQuery: "echostr=%G1").echostr == nil)
         #expect(CallbackQuery(rawQuery: "echostr=abc%2").echostr == nil)
